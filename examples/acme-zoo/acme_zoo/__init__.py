@@ -1,0 +1,1 @@
+"""acme-zoo: an example third-party plugin for zoo."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: every test gets its own catalog cache and a fresh plugin manager."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """A private ZOO_CACHE_DIR, and no plugin manager left over from another test."""
+    cache = tmp_path_factory.mktemp("zoo-cache")
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(cache))
+    from zoo.plugins import reset_manager
+
+    reset_manager()
+    yield cache
+    reset_manager()
+
+
+def run_zoo(*args, cwd=None, env=None, extra_path=(), timeout=300):
+    """Run ``python -m zoo ARGS`` in a fresh process; return the CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    if extra_path:
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            [str(p) for p in extra_path] + ([full_env["PYTHONPATH"]] if full_env.get("PYTHONPATH") else [])
+        )
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *map(str, args)],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def zoo_cli():
+    return run_zoo

@@ -1,0 +1,175 @@
+"""`zoo list` / `zoo info` / `zoo plugins` from a user's side, and the catalog cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.fake_dists import write_plugin_dist
+from tests.test_plugins import GOOD_MODELS, GOOD_PLUGIN
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A folder on PYTHONPATH holding one installed third-party plugin, 'goodpkg'."""
+    site = tmp_path / "site"
+    write_plugin_dist(site, "goodpkg", "1.0", {"goodpkg": "goodpkg.plugin"},
+                      {"goodpkg/__init__.py": "", "goodpkg/plugin.py": GOOD_PLUGIN, "goodpkg/models.py": GOOD_MODELS})
+    return site
+
+
+def cache_files(cache_dir):
+    return sorted(p.name for p in cache_dir.iterdir())
+
+
+def test_list_shows_a_table_and_filters_with_a_glob(site, zoo_cli):
+    result = zoo_cli("list", "models", "goodpkg/*", extra_path=[site])
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "SUMMARY", "PLUGIN"]
+    assert row.split()[0] == "goodpkg/net" and row.split()[-1] == "goodpkg"
+    none = zoo_cli("list", "models", "nothing-like-this*", extra_path=[site])
+    assert none.returncode == 0 and none.stdout == ""
+
+
+def test_list_json_fields(site, zoo_cli):
+    result = zoo_cli("list", "model", "goodpkg/*", "--json", extra_path=[site])
+    rows = json.loads(result.stdout)
+    assert rows == [{
+        "name": "goodpkg/net", "kind": "model", "summary": "A net from goodpkg", "plugin": "goodpkg",
+        "distribution": "goodpkg", "version": "1.0", "tags": [], "metadata": {},
+    }]
+
+
+def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
+    env = dict(os.environ, PYTHONPATH=str(site), ZOO_CACHE_DIR=str(isolated_cache))
+    subprocess.run([sys.executable, "-m", "zoo", "list", "models"], env=env, check=True, capture_output=True)
+    probe = (
+        "import sys, contextlib, io\n"
+        "from zoo.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out: status = main(['list', 'models'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml'))\n"
+        "print(status, 'goodpkg/net' in out.getvalue(), heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0 True []"
+
+
+def test_cache_is_rebuilt_when_a_plugin_distribution_changes(site, tmp_path, zoo_cli, isolated_cache):
+    first = zoo_cli("list", "models", "--json", extra_path=[site])
+    assert [r["name"] for r in json.loads(first.stdout) if r["plugin"] == "goodpkg"] == ["goodpkg/net"]
+    # a new plugin distribution appears
+    write_plugin_dist(site, "newpkg", "0.1", {"newpkg": "newpkg.plugin"}, {
+        "newpkg/__init__.py": "",
+        "newpkg/plugin.py": "from zoo import hookimpl\n@hookimpl\ndef zoo_register_losses(registry):\n"
+                            "    registry.register('newpkg/loss', lambda: None, summary='new loss')\n",
+    })
+    added = zoo_cli("list", "losses", "--json", extra_path=[site])
+    assert "newpkg/loss" in [r["name"] for r in json.loads(added.stdout)]
+    # it is upgraded: new version, new name
+    import shutil
+
+    shutil.rmtree(site / "newpkg-0.1.dist-info")
+    write_plugin_dist(site, "newpkg", "0.2", {"newpkg": "newpkg.plugin"}, {
+        "newpkg/plugin.py": "from zoo import hookimpl\n@hookimpl\ndef zoo_register_losses(registry):\n"
+                            "    registry.register('newpkg/loss2', lambda: None)\n",
+    })
+    upgraded = json.loads(zoo_cli("list", "losses", "--json", extra_path=[site]).stdout)
+    assert [(r["name"], r["version"]) for r in upgraded if r["plugin"] == "newpkg"] == [("newpkg/loss2", "0.2")]
+    # it is removed
+    shutil.rmtree(site / "newpkg-0.2.dist-info")
+    removed = json.loads(zoo_cli("list", "losses", "--json", extra_path=[site]).stdout)
+    assert not [r for r in removed if r["plugin"] == "newpkg"]
+
+
+def test_editing_a_plugin_source_invalidates_the_cache(site, zoo_cli):
+    zoo_cli("list", "models", extra_path=[site])
+    plugin = site / "goodpkg" / "plugin.py"
+    plugin.write_text(GOOD_PLUGIN.replace("A net from goodpkg", "An edited net"))
+    os.utime(plugin, ns=(plugin.stat().st_atime_ns, plugin.stat().st_mtime_ns + 10_000_000))
+    result = zoo_cli("list", "models", "goodpkg/*", extra_path=[site])
+    assert "An edited net" in result.stdout
+
+
+def test_corrupt_cache_is_rebuilt_not_fatal(site, zoo_cli, isolated_cache):
+    zoo_cli("list", "models", extra_path=[site])
+    (cache,) = [p for p in isolated_cache.iterdir() if p.suffix == ".json"]
+    for garbage in ["{not json", "[]", json.dumps({"format": 1, "fingerprint": "x"}), ""]:
+        cache.write_text(garbage)
+        result = zoo_cli("list", "models", extra_path=[site])
+        assert result.returncode == 0 and "goodpkg/net" in result.stdout, result.stderr
+        assert json.loads(cache.read_text())["entries"]["models"]
+    assert [p.name for p in isolated_cache.iterdir()] == [cache.name]  # no temporary files left behind
+
+
+def test_unwritable_cache_folder_still_lists(site, tmp_path, zoo_cli):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    result = zoo_cli("list", "models", extra_path=[site], env={"ZOO_CACHE_DIR": str(blocker / "cache")})
+    assert result.returncode == 0 and "goodpkg/net" in result.stdout
+
+
+def test_info_shows_plugin_distribution_parameters_and_doc(site, zoo_cli):
+    result = zoo_cli("info", "model", "goodpkg/net", extra_path=[site])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "goodpkg/net (model)" in out
+    assert "plugin: goodpkg (distribution: goodpkg 1.0)" in out
+    assert "num_classes: int = 10" in out and "width: int = 4" in out
+    assert "Build the goodpkg net." in out
+    data = json.loads(zoo_cli("info", "models", "goodpkg/net", "--json", extra_path=[site]).stdout)
+    assert [p["name"] for p in data["parameters"]] == ["num_classes", "width"]
+    assert data["parameters"][1]["default"] == 4
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["list", "gadgets"], "unknown kind 'gadgets'"),
+    (["info", "model", "goodpkg/nett"], "did you mean 'goodpkg/net'"),
+    (["info", "recipe", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["list"], "the following arguments are required: KIND"),
+    (["info", "model", "goodpkg/net", "novalue"], "expected KEY=VALUE, got 'novalue'"),
+])
+def test_user_mistakes_are_one_line_exit_2(site, zoo_cli, args, expected):
+    result = zoo_cli(*args, extra_path=[site])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("zoo: error: ") and expected in lines[0]
+
+
+def test_debug_shows_the_traceback(site, zoo_cli):
+    result = zoo_cli("--debug", "info", "model", "goodpkg/nett", extra_path=[site])
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and result.stderr.strip().endswith("'zoo list models' shows them all")
+
+
+def test_console_script_and_module_agree(site, zoo_cli):
+    import sysconfig
+
+    script = os.path.join(sysconfig.get_path("scripts"), "zoo")
+    env = dict(os.environ, PYTHONPATH=str(site))
+    via_script = subprocess.run([script, "--version"], capture_output=True, text=True, env=env)
+    via_module = zoo_cli("--version")
+    assert via_script.returncode == 0 and via_script.stdout == via_module.stdout
+    assert via_module.stdout.startswith("zoo ")
+
+
+def test_recipes_are_listed_from_the_working_folder(tmp_path, zoo_cli):
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "mine.yaml").write_text("# My own recipe\ntask: {name: classification}\n")
+    (recipes / "_partial.yaml").write_text("# a partial, not listed\n")
+    result = zoo_cli("list", "recipes", "--json", cwd=tmp_path)
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["mine"]["summary"] == "My own recipe" and rows["mine"]["plugin"] == "(local)"
+    assert "_partial" not in rows
+    shown = zoo_cli("info", "recipe", "mine", cwd=tmp_path)
+    assert "task: {name: classification}" in shown.stdout

@@ -1,0 +1,215 @@
+"""The catalog cache: what every plugin registers, stored so that listing imports nothing.
+
+Filling the registries means importing every plugin, and the big catalogs (timm's 1,300+
+architectures, torchvision's models) import their libraries to list their names: seconds of
+work. ``zoo list`` instead reads one JSON file written the last time the registries were
+filled. The file is valid while its *fingerprint* matches the environment:
+
+- zoo's version and the Python interpreter;
+- every ``zoo.plugins`` entry point (name, target, distribution, version);
+- the files of each plugin's top-level package (path, size, mtime), so editing a plugin in an
+  editable install is seen;
+- the modification times of the ``sys.path`` folders (site-packages changes whenever a
+  distribution is installed, removed or upgraded, timm included).
+
+Computing it reads metadata and stats files; it never imports a plugin, torch or a catalog.
+The file is written atomically (temporary file, fsync, rename); a missing, stale or corrupt
+cache is rebuilt, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from importlib import metadata
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Optional
+
+from zoo._version import __version__
+
+FORMAT = 1
+ENTRY_POINT_GROUP = "zoo.plugins"
+SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+
+
+def cache_dir() -> Path:
+    """``$ZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``."""
+    explicit = os.environ.get("ZOO_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "zoo"
+
+
+def cache_path() -> Path:
+    """The cache file of this Python environment (one per ``sys.prefix``)."""
+    tag = hashlib.sha1(f"{sys.prefix}\0{sys.version}".encode()).hexdigest()[:12]
+    return cache_dir() / f"catalog-{tag}.json"
+
+
+def _package_signature(module: str) -> list:
+    """(relative path, size, mtime) of every source file of ``module``'s top-level package."""
+    top = module.split(":", 1)[0].split(".", 1)[0].strip()
+    try:
+        spec = find_spec(top)  # a top-level name: finds it without executing anything
+    except (ImportError, ValueError):
+        return [top, "missing"]
+    if spec is None:
+        return [top, "missing"]
+    locations = list(spec.submodule_search_locations or [])
+    if not locations and spec.origin:
+        locations = [spec.origin]
+    files = []
+    for location in locations:
+        if os.path.isfile(location):
+            st = os.stat(location)
+            files.append((location, st.st_size, st.st_mtime_ns))
+            continue
+        for dirpath, dirnames, filenames in os.walk(location):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+            for filename in filenames:
+                if filename.endswith(SOURCE_SUFFIXES):
+                    path = os.path.join(dirpath, filename)
+                    st = os.stat(path)
+                    files.append((path, st.st_size, st.st_mtime_ns))
+    return sorted(files)
+
+
+def _sys_path_signature() -> list:
+    cwd = os.getcwd()
+    script_dir = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else None
+    found = []
+    for entry in sys.path:
+        if not entry or entry in (cwd, script_dir) or os.path.abspath(entry) == cwd:
+            continue
+        try:
+            found.append((entry, os.stat(entry).st_mtime_ns))
+        except OSError:
+            continue
+    return found
+
+
+def fingerprint() -> str:
+    """A hash of everything the catalog depends on (see the module docstring)."""
+    parts: list = [FORMAT, __version__, sys.version, sys.prefix, _sys_path_signature(),
+                   _package_signature("zoo")]
+    entries = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        entries.append([
+            ep.name,
+            ep.value,
+            dist.metadata["Name"] if dist is not None else None,
+            dist.version if dist is not None else None,
+            _package_signature(ep.value),
+        ])
+    parts.append(sorted(entries, key=lambda e: (e[0], e[1], str(e[2]))))
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def read(path: Optional[Path] = None) -> Optional[dict]:
+    """The cached catalog if it exists, parses and matches this environment; else None."""
+    path = path or cache_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    if data.get("fingerprint") != fingerprint():
+        return None
+    if not isinstance(data.get("entries"), dict) or not isinstance(data.get("plugins"), list):
+        return None
+    return data
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def build(manager: Any) -> dict:
+    """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
+    from zoo.plugins import describe_exception, warn
+
+    registries = manager.registries
+    entries = {}
+    for registry in registries:
+        described = [_with_summary(e).describe() for e in registry.entries(expand=False)]
+        for namespace in registry.namespaces.values():
+            try:
+                names = namespace.names()
+            except Exception as exc:  # the catalog's library is missing or broken
+                info = manager.plugins.get(namespace.provenance.plugin)
+                message = f"could not list {namespace.prefix}/*: {describe_exception(exc)}"
+                if info is not None:
+                    info.status, info.error = "failed", message
+                if not manager.quiet:
+                    warn(f"plugin {namespace.provenance.plugin!r} failed: {message}")
+                continue
+            described.extend(namespace.entry(short, summary).describe() for short, summary in names.items())
+            if info := manager.plugins.get(namespace.provenance.plugin):
+                info.counts[registry.kind] = info.counts.get(registry.kind, 0) + len(names) - 1
+        described.sort(key=lambda d: d["name"])
+        entries[registry.kind] = described
+    return {
+        "format": FORMAT,
+        "zoo": __version__,
+        "fingerprint": fingerprint(),
+        "entries": entries,
+        "plugins": [info.as_dict() for info in manager.plugins.values()],
+        "recipe_dirs": manager.recipe_dirs(),
+    }
+
+
+def _with_summary(entry: Any) -> Any:
+    """Give an entry registered by import path the first line of its factory's docstring."""
+    if not entry.summary and isinstance(entry.factory_ref, str):
+        try:
+            doc = entry.doc
+        except Exception:  # an import error shows when the entry is used, not while listing
+            doc = ""
+        entry.summary = doc.strip().splitlines()[0] if doc.strip() else ""
+    return entry
+
+
+def load(*, refresh: bool = False, quiet: bool = False) -> dict:
+    """The catalog: from the cache when valid, else built from the plugins and cached.
+
+    A cache that cannot be written (read-only home, full disk) is not an error: the catalog
+    is still returned, only the next call builds it again.
+    """
+    path = cache_path()
+    if not refresh:
+        cached = read(path)
+        if cached is not None:
+            cached["cached"] = True
+            return cached
+    from zoo.plugins import get_manager
+
+    data = build(get_manager(quiet=quiet))
+    try:
+        write_atomic(path, json.dumps(data, separators=(",", ":")))
+    except OSError:
+        pass
+    data["cached"] = False
+    return data

@@ -1,0 +1,104 @@
+"""The ``zoo`` command line.
+
+    zoo list KIND [PATTERN] [--json] [--refresh]
+    zoo info KIND NAME [KEY=VALUE ...] [--json]
+    zoo plugins [--json]
+    zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
+
+Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
+traceback unless ``--debug``), 1 for a failure while running. This module imports only the
+standard library and zoo's light modules: torch and the plugins are imported by the commands
+that need them, never to list a cached catalog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import Optional, Sequence
+
+from zoo._version import __version__
+from zoo.errors import RunFailure, UserError
+
+LIST_KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks", "recipes")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``zoo: error:`` line (exit 2), like every other."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="zoo",
+        description="A plugin-based model zoo for PyTorch: list components, run YAML recipes.",
+    )
+    parser.add_argument("--version", action="version", version=f"zoo {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    p = commands.add_parser("list", help="list installed models, datasets, ... or recipes")
+    p.add_argument("kind", metavar="KIND", help=" | ".join(LIST_KINDS))
+    p.add_argument("pattern", nargs="?", metavar="PATTERN", help="glob on names, e.g. 'resnet*'")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--refresh", action="store_true", help="rebuild the catalog cache first")
+
+    p = commands.add_parser("info", help="show one entry: plugin, parameters (its recipe schema), docs")
+    p.add_argument("kind", metavar="KIND", help="model | dataset | loss | optimizer | scheduler | task | recipe")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="arguments for the factory, e.g. freeze=features (for parameter counts)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    return parser
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        from zoo.commands.listing import list_command
+
+        return list_command(args.kind, args.pattern, as_json=args.json, refresh=args.refresh)
+    if args.command == "info":
+        from zoo.commands.info import info_command
+
+        return info_command(args.kind, args.name, args.overrides, as_json=args.json)
+    if args.command == "plugins":
+        from zoo.commands.listing import plugins_command
+
+        return plugins_command(as_json=args.json)
+    raise UserError("a command is required: list, info, plugins (see 'zoo --help')")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; return (and, as a console script, exit with) its status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return dispatch(args)
+    except UserError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return UserError.exit_code
+    except RunFailure as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return RunFailure.exit_code
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `zoo list models | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""``zoo info KIND NAME``: one entry's provenance, parameters (its recipe schema) and docs."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import textwrap
+from typing import Any, Sequence
+
+from zoo.commands.listing import plural_kind
+from zoo.errors import UserError
+
+
+def parse_assignments(items: Sequence[str]) -> dict:
+    """``["freeze=features", "head=[128]"]`` -> ``{"freeze": "features", "head": [128]}`` (YAML values)."""
+    import yaml
+
+    found = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            found[key] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError as exc:
+            raise UserError(f"cannot parse the value of {key!r}: {' '.join(str(exc).split())}") from None
+    return found
+
+
+def describe_parameter(param: inspect.Parameter) -> dict:
+    annotation = param.annotation
+    if annotation is inspect.Parameter.empty:
+        type_text = None
+    elif isinstance(annotation, str):
+        type_text = annotation
+    else:
+        type_text = inspect.formatannotation(annotation)
+    described = {"name": param.name, "type": type_text, "required": param.default is inspect.Parameter.empty}
+    if param.default is not inspect.Parameter.empty:
+        described["default"] = param.default if _plain(param.default) else repr(param.default)
+    if param.kind is inspect.Parameter.VAR_KEYWORD:
+        described["name"] = "**" + param.name
+        described["required"] = False
+    return described
+
+
+def _plain(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def model_statistics(entry: Any, kwargs: dict) -> dict:
+    """Build the model (without downloading weights) and count its parameters."""
+    params = entry.signature().parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if ("pretrained" in params or accepts_any) and "pretrained" not in kwargs:
+        kwargs = dict(kwargs, pretrained=False)
+    model = entry.create(**kwargs)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    stats = {"parameter_count": total, "trainable_parameter_count": trainable}
+    input_size = entry.metadata.get("input_size")
+    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
+    if input_size is None and isinstance(cfg, dict):
+        input_size = cfg.get("input_size")
+    if input_size is not None:
+        stats["input_size"] = list(input_size)
+    return stats
+
+
+def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: bool = False) -> int:
+    kind = plural_kind(kind)
+    if kind == "recipes":
+        return recipe_info(name, as_json=as_json)
+    from zoo.plugins import get_manager
+
+    kwargs = parse_assignments(assignments)
+    entry = get_manager().registries[kind].get(name)
+    signature = entry.signature()
+    if kind == "optimizers" or kind == "schedulers":
+        # their first argument (params / optimizer) is supplied by the runner, not the recipe
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    info = entry.describe()
+    info["parameters"] = [describe_parameter(p) for p in signature.parameters.values()
+                          if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    info["doc"] = entry.doc
+    if kind == "models":
+        try:
+            info.update(model_statistics(entry, kwargs))
+        except Exception as exc:  # the statistics are extra; the rest of the info still helps
+            info["statistics_error"] = f"{type(exc).__name__}: {exc}"
+    if as_json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(format_info(info, kind))
+    return 0
+
+
+def format_info(info: dict, kind: str) -> str:
+    lines = [f"{info['name']} ({info['kind']})"]
+    if info["summary"]:
+        lines.append(f"  {info['summary']}")
+    dist = f"{info['distribution']} {info['version']}" if info.get("distribution") else "not installed"
+    lines.append(f"plugin: {info['plugin']} (distribution: {dist})")
+    if info["tags"]:
+        lines.append(f"tags: {', '.join(info['tags'])}")
+    section = {"models": "model", "datasets": "data"}.get(kind, info["kind"])
+    lines.append(f"recipe keys ({section}: section, besides name):")
+    params = info["parameters"]
+    if not params:
+        lines.append("  (none)")
+    for p in params:
+        text = f"  {p['name']}"
+        if p["type"]:
+            text += f": {p['type']}"
+        if "default" in p:
+            text += f" = {p['default']!r}"
+        elif p["required"]:
+            text += "  (required)"
+        lines.append(text)
+    if "parameter_count" in info:
+        lines.append(f"parameters: {info['parameter_count']:,} total, "
+                     f"{info['trainable_parameter_count']:,} trainable")
+    if "input_size" in info:
+        lines.append(f"default input size: {' x '.join(str(n) for n in info['input_size'])}")
+    if "statistics_error" in info:
+        lines.append(f"parameters: not counted ({info['statistics_error']})")
+    for key, value in info.get("metadata", {}).items():
+        lines.append(f"{key}: {value}")
+    if info.get("doc"):
+        lines.append("")
+        lines.append(textwrap.indent(info["doc"], "  "))
+    return "\n".join(lines)
+
+
+def recipe_info(name: str, *, as_json: bool = False) -> int:
+    from zoo import catalog
+    from zoo.recipe_index import find_recipes, resolve_recipe
+
+    data = catalog.load()
+    path = resolve_recipe(name, data.get("recipe_dirs", []))
+    if path is None:
+        from zoo.registry import suggest
+
+        names = [r["name"] for r in find_recipes(data.get("recipe_dirs", []))]
+        close = suggest(name, names)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise UserError(f"unknown recipe {name!r}{hint}; 'zoo list recipes' shows them all")
+    text = path.read_text(encoding="utf-8")
+    if as_json:
+        print(json.dumps({"name": path.stem, "kind": "recipe", "path": str(path), "text": text}, indent=2))
+    else:
+        print(f"{path.stem} (recipe) {path}\n")
+        print(text.rstrip())
+    return 0

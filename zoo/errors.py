@@ -1,0 +1,24 @@
+"""Errors zoo reports to the user as one line (``zoo: error: ...``, exit status 2)."""
+
+
+class UserError(Exception):
+    """A mistake the user can fix: a bad recipe, an unknown name, missing data.
+
+    The message is printed as ``zoo: error: <message>`` with no traceback, so it must name
+    the file, line, key or path at fault on its own.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RunFailure(Exception):
+    """A failure while a run was going (not the user's input): exit status 1, one line."""
+
+    exit_code = 1

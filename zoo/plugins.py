@@ -1,0 +1,254 @@
+"""Loading plugins: entry points -> pluggy -> filled registries.
+
+Built-in and third-party plugins load the same way, through the ``zoo.plugins`` entry-point
+group. Each entry point is loaded on its own (pluggy's ``load_setuptools_entrypoints`` stops at
+the first one that fails), validated against the hook specs, and its registration hooks are
+called one plugin at a time so that every entry records which plugin made it and a plugin that
+raises takes only itself down. A failure is a one-line warning on stderr and a ``failed`` row in
+``zoo plugins``; everything else keeps working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Iterable, Optional
+
+import pluggy
+
+from zoo import hookspecs
+from zoo.markers import PROJECT
+from zoo.registry import KINDS, Provenance, Registries
+
+ENTRY_POINT_GROUP = "zoo.plugins"
+REGISTER_HOOKS = {kind: f"zoo_register_{kind}" for kind in KINDS}
+
+
+@dataclass
+class PluginInfo:
+    """What ``zoo plugins`` shows about one plugin."""
+
+    name: str
+    module: str
+    distribution: Optional[str] = None
+    version: Optional[str] = None
+    status: str = "loaded"  # or "failed"
+    error: Optional[str] = None
+    hooks: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(self.name, self.distribution, self.version)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "hooks": list(self.hooks),
+            "counts": dict(self.counts),
+        }
+
+
+def warn(message: str) -> None:
+    """Print one ``zoo: warning: ...`` line on stderr."""
+    print(f"zoo: warning: {message}", file=sys.stderr)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``ExcType: message`` on one line."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class PluginManager:
+    """zoo's pluggy manager, its plugins' bookkeeping, and the registries they fill."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict = {}
+        self.quiet = quiet
+        self._registries: Optional[Registries] = None
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load_entrypoints(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Load every entry point of ``group``, one at a time, isolating failures."""
+        for ep in sorted(entry_points(group), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+            )
+            if ep.name in self.plugins:
+                other = self.plugins[ep.name]
+                self._fail(
+                    info,
+                    f"plugin name {ep.name!r} is also used by distribution {other.distribution!r}",
+                    register=False,
+                )
+                self.plugins[f"{ep.name} ({info.distribution})"] = info
+                continue
+            try:
+                obj = ep.load()
+            except BaseException as exc:  # a plugin's import may raise anything, SystemExit too
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self.plugins[ep.name] = info
+                self._fail(info, f"failed to import {ep.value!r}: {describe_exception(exc)}", register=False)
+                continue
+            self.add(obj, info)
+
+    def register(self, obj: Any, name: str, *, distribution: str = None, version: str = None) -> PluginInfo:
+        """Register a plugin object directly (tests, embedding); same validation as entry points."""
+        info = PluginInfo(name=name, module=getattr(obj, "__name__", repr(obj)),
+                          distribution=distribution, version=version)
+        self.add(obj, info)
+        return info
+
+    def add(self, obj: Any, info: PluginInfo) -> None:
+        self.plugins[info.name] = info
+        self._registries = None
+        try:
+            self.pm.register(obj, name=info.name)
+        except Exception as exc:  # pluggy.PluginValidationError: a hook with a wrong argument
+            self._fail(info, f"invalid hook implementation: {describe_exception(exc)}", register=False)
+            return
+        unknown = [
+            hc.name for hc in self.pm.get_hookcallers(obj) or []
+            if not hc.has_spec() and not all(i.optionalhook for i in hc.get_hookimpls())
+        ]
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, self.spec_names(), n=1)
+                hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            self._fail(info, f"unknown hook {', '.join(hints)}")
+            return
+        info.hooks = sorted(hc.name for hc in self.pm.get_hookcallers(obj) or [])
+        stray = [n for n in dir(obj) if n.startswith("zoo_") and callable(getattr(obj, n, None))
+                 and n not in info.hooks]
+        if stray and not self.quiet:
+            warn(f"plugin {info.name!r}: {', '.join(stray)} not marked with @zoo.hookimpl, so never called")
+
+    def spec_names(self) -> list:
+        return [n for n in dir(self.pm.hook) if n.startswith("zoo_") and getattr(self.pm.hook, n).has_spec()]
+
+    def _fail(self, info: PluginInfo, message: str, *, register: bool = True) -> None:
+        info.status, info.error = "failed", message
+        if register:
+            plugin = self.pm.get_plugin(info.name)
+            if plugin is not None:
+                self.pm.unregister(plugin)
+            if self._registries is not None:
+                for registry in self._registries:
+                    registry.remove_plugin(info.name)
+        if not self.quiet:
+            warn(f"plugin {info.name!r} failed: {message}")
+
+    # -- registries ----------------------------------------------------------------------
+
+    @property
+    def registries(self) -> Registries:
+        """The registries, filled by calling each plugin's registration hooks (once)."""
+        if self._registries is None:
+            self._registries = self._fill()
+        return self._registries
+
+    def _fill(self) -> Registries:
+        self._registries = registries = Registries()
+        for kind in KINDS:
+            hook_caller = getattr(self.pm.hook, REGISTER_HOOKS[kind])
+            registry = registries[kind]
+            # pluggy calls implementations last-registered first; call them in load order.
+            for impl in reversed(hook_caller.get_hookimpls()):
+                info = self.plugins.get(impl.plugin_name)
+                if info is None or info.status != "loaded":
+                    continue
+                before = len(registry) + len(registry.namespaces)
+                try:
+                    with registry.contributing(info.provenance):
+                        impl.function(*[{"registry": registry}[a] for a in impl.argnames])
+                except Exception as exc:
+                    self._fail(info, f"{REGISTER_HOOKS[kind]} raised {describe_exception(exc)}")
+                    continue
+                info.counts[kind] = info.counts.get(kind, 0) + len(registry) + len(registry.namespaces) - before
+            for message in registry.warnings:
+                if not self.quiet:
+                    warn(message)
+        return registries
+
+    def recipe_dirs(self) -> list:
+        """Folders of recipes shipped by plugins, as ``(plugin, path)`` pairs."""
+        found = []
+        for impl in reversed(self.pm.hook.zoo_recipe_dirs.get_hookimpls()):
+            try:
+                dirs = impl.function()
+            except Exception as exc:
+                info = self.plugins.get(impl.plugin_name)
+                if info is not None:
+                    self._fail(info, f"zoo_recipe_dirs raised {describe_exception(exc)}")
+                continue
+            found.extend((impl.plugin_name, str(d)) for d in dirs or ())
+        return found
+
+    def call_lifecycle(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook in every plugin; an exception names the plugin that raised it."""
+        hook_caller = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook_caller.get_hookimpls()):
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                raise PluginError(impl.plugin_name, hook_name, exc) from exc
+
+
+class PluginError(RuntimeError):
+    """A plugin's hook raised while zoo was running."""
+
+    def __init__(self, plugin: str, hook: str, exc: BaseException):
+        super().__init__(f"plugin {plugin!r} raised in {hook}: {describe_exception(exc)}")
+        self.plugin, self.hook_name, self.original = plugin, hook, exc
+
+
+def entry_points(group: str) -> Iterable[metadata.EntryPoint]:
+    """The entry points of ``group`` in the current environment, one per (name, value)."""
+    seen, found = set(), []
+    for ep in metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        key = (ep.name, ep.value, dist.metadata["Name"] if dist is not None else None)
+        if key not in seen:
+            seen.add(key)
+            found.append(ep)
+    return found
+
+
+_manager: Optional[PluginManager] = None
+
+
+def get_manager(*, quiet: bool = False) -> PluginManager:
+    """The process-wide manager with every installed plugin loaded (created on first call)."""
+    global _manager
+    if _manager is None:
+        manager = PluginManager(quiet=quiet)
+        manager.load_entrypoints()
+        _manager = manager
+    return _manager
+
+
+def reset_manager() -> None:
+    """Forget the process-wide manager (tests; after installing a plugin in-process)."""
+    global _manager
+    _manager = None

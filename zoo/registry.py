@@ -1,0 +1,434 @@
+"""Registries: one flat name -> factory table per kind of component.
+
+A plugin fills them from its registration hooks::
+
+    @hookimpl
+    def zoo_register_models(registry):
+        registry.register("acme/tinynet", build_tinynet, summary="A tiny CNN", tags=("cnn",))
+
+        @registry.register("acme/wide", summary="A wide MLP")
+        def build_wide(num_classes: int = 10, width: int = 1024): ...
+
+        # 1,000 names from an outside catalog, imported only when one is used:
+        registry.register_namespace("acme", create_acme, lister=list_acme_names)
+
+A factory may also be given as a ``"package.module:attribute"`` string: the module is imported
+only when the entry is created or inspected, so a plugin's registration stays cheap.
+
+Every entry carries its provenance (plugin, distribution, version), filled in by the plugin
+manager while it calls each plugin's hook. One plugin registering a name twice is a bug in that
+plugin and raises at once; two plugins registering one name is a conflict: both are kept, a
+warning names both, and using the name is an error that names both -- never a silent override.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import inspect
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
+
+from zoo.errors import UserError
+
+KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-/]*\Z")
+
+Factory = Union[Callable[..., Any], str]
+
+
+def singular(kind: str) -> str:
+    """``"models"`` -> ``"model"``, ``"losses"`` -> ``"loss"`` (for messages)."""
+    if kind.endswith("sses"):
+        return kind[:-2]
+    return kind[:-1] if kind.endswith("s") else kind
+
+
+def validate_name(name: Any, kind: str = "entry") -> str:
+    """Return ``name`` if it is a valid zoo name (lowercase ``[a-z0-9][a-z0-9_.-/]*``), else raise ValueError."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError(
+            f"invalid {singular(kind)} name {name!r}: names are lowercase letters, digits and "
+            f"'_', '.', '-', '/', starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which plugin (and the distribution that ships it) contributed an entry."""
+
+    plugin: Optional[str] = None
+    distribution: Optional[str] = None
+    version: Optional[str] = None
+
+
+DIRECT = Provenance()
+
+
+def load_target(target: str) -> Any:
+    """Import ``"package.module:attr.sub"`` and return the object it names."""
+    module_name, _, attr = target.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
+class Entry:
+    """One registered component: its name, factory, description and provenance."""
+
+    name: str
+    kind: str
+    factory_ref: Factory
+    summary: str = ""
+    tags: tuple = ()
+    metadata: dict = field(default_factory=dict)
+    provenance: Provenance = DIRECT
+    conflicts: tuple = ()  # provenances of other plugins that registered the same name
+    bound_name: Optional[str] = None  # for namespace entries: first argument of the factory
+
+    @property
+    def plugin(self) -> Optional[str]:
+        return self.provenance.plugin
+
+    @property
+    def distribution(self) -> Optional[str]:
+        return self.provenance.distribution
+
+    @property
+    def version(self) -> Optional[str]:
+        return self.provenance.version
+
+    def load(self) -> Callable[..., Any]:
+        """Return the factory callable, importing it first when it was registered by path."""
+        factory = self.factory_ref
+        if isinstance(factory, str):
+            factory = load_target(factory)
+            self.factory_ref = factory
+        return factory
+
+    def signature(self) -> inspect.Signature:
+        """The factory's signature as a recipe section sees it (a bound first argument removed)."""
+        sig = inspect.signature(self.load())
+        if self.bound_name is not None:
+            params = list(sig.parameters.values())[1:]
+            sig = sig.replace(parameters=params)
+        return sig
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.load()) or ""
+
+    def create(self, **kwargs: Any) -> Any:
+        """Call the factory with ``kwargs`` and return what it builds."""
+        factory = self.load()
+        if self.bound_name is not None:
+            return factory(self.bound_name, **kwargs)
+        return factory(**kwargs)
+
+    def describe(self) -> dict:
+        """A JSON-ready description for listings (no import of the factory)."""
+        return {
+            "name": self.name,
+            "kind": singular(self.kind),
+            "summary": self.summary,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "tags": list(self.tags),
+            "metadata": {k: v for k, v in self.metadata.items() if _jsonable(v)},
+        }
+
+
+@dataclass
+class Namespace:
+    """A family of entries ``prefix/<name>`` whose names come from ``lister`` when asked."""
+
+    prefix: str
+    kind: str
+    factory_ref: Factory
+    lister: Callable[[], Iterable[Any]]
+    summary: str = ""
+    tags: tuple = ()
+    metadata: dict = field(default_factory=dict)
+    provenance: Provenance = DIRECT
+    _names: Optional[dict] = None
+
+    def names(self) -> dict:
+        """``{short name: summary}``, computed once (this is where the catalog gets imported)."""
+        if self._names is None:
+            names = {}
+            for item in self.lister():
+                short, summary = (item, "") if isinstance(item, str) else (item[0], item[1])
+                if NAME_RE.match(f"{self.prefix}/{short}"):
+                    names[short] = summary or self.summary
+            self._names = names
+        return self._names
+
+    def entry(self, short: str, summary: str = "") -> Entry:
+        return Entry(
+            name=f"{self.prefix}/{short}",
+            kind=self.kind,
+            factory_ref=self.factory_ref,
+            summary=summary or self.summary,
+            tags=self.tags,
+            metadata=dict(self.metadata),
+            provenance=self.provenance,
+            bound_name=short,
+        )
+
+
+class UnknownNameError(UserError, KeyError):
+    """An unknown component name; the message suggests the closest registered names."""
+
+    def __init__(self, kind: str, name: str, suggestions: list):
+        hint = f" (did you mean {', '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+        super().__init__(
+            f"unknown {singular(kind)} {name!r}{hint}; 'zoo list {kind}' shows them all"
+        )
+        self.kind, self.name, self.suggestions = kind, name, suggestions
+
+    def __str__(self) -> str:  # KeyError would repr() the message otherwise
+        return self.message
+
+
+class ConflictError(UserError):
+    """A name registered by two plugins: using it is ambiguous."""
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> list:
+    """The up-to-``n`` candidates closest to ``name`` (substring matches first)."""
+    candidates = list(candidates)
+    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
+    if len(close) < n:
+        tail = name.rsplit("/", 1)[-1]
+        for c in candidates:
+            if c not in close and tail and (c.endswith("/" + tail) or c == tail):
+                close.append(c)
+            if len(close) >= n:
+                break
+    return close[:n]
+
+
+class Registry:
+    """The name -> factory table of one kind (``models``, ``datasets``, ...)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict = {}
+        self._namespaces: dict = {}
+        self._provenance: Provenance = DIRECT
+        self.warnings: list = []
+
+    # -- filling -------------------------------------------------------------------------
+
+    @contextmanager
+    def contributing(self, provenance: Provenance) -> Iterator[None]:
+        """Within the block, new entries are attributed to ``provenance`` (used by the plugin manager)."""
+        previous, self._provenance = self._provenance, provenance
+        try:
+            yield
+        finally:
+            self._provenance = previous
+
+    def register(
+        self,
+        name: str,
+        factory: Optional[Factory] = None,
+        *,
+        summary: Optional[str] = None,
+        tags: Iterable[str] = (),
+        **metadata: Any,
+    ) -> Any:
+        """Register ``factory`` under ``name``; without ``factory``, return a decorator that does.
+
+        ``factory`` is a callable or a ``"module:attr"`` string imported on first use.
+        ``summary`` defaults to the first line of the factory's docstring; ``tags`` and any
+        other keyword (``input_size=(3, 224, 224)``, ``paper=...``) are kept as metadata.
+        Returns the factory (so the decorator form leaves the function as it was).
+        """
+        if factory is None:
+            def decorator(fn: Factory) -> Factory:
+                self.register(name, fn, summary=summary, tags=tags, **metadata)
+                return fn
+
+            return decorator
+        validate_name(name, self.kind)
+        if not (callable(factory) or isinstance(factory, str)):
+            raise TypeError(f"factory for {singular(self.kind)} {name!r} must be callable or 'module:attr'")
+        if summary is None:
+            doc = inspect.getdoc(factory) if callable(factory) else None
+            summary = doc.strip().splitlines()[0] if doc else ""
+        entry = Entry(
+            name=name,
+            kind=self.kind,
+            factory_ref=factory,
+            summary=summary,
+            tags=tuple(tags),
+            metadata=metadata,
+            provenance=self._provenance,
+        )
+        self._add(entry)
+        return factory
+
+    def register_namespace(
+        self,
+        prefix: str,
+        factory: Factory,
+        *,
+        lister: Callable[[], Iterable[Any]],
+        summary: str = "",
+        tags: Iterable[str] = (),
+        **metadata: Any,
+    ) -> None:
+        """Register the family ``prefix/<name>`` for a large outside catalog.
+
+        ``factory(name, **kwargs)`` builds one member; ``lister()`` returns its names (or
+        ``(name, summary)`` pairs). Neither is called at registration, so the catalog's
+        package is imported only when a member is listed or used.
+        """
+        validate_name(prefix, self.kind)
+        if "/" in prefix:
+            raise ValueError(f"namespace prefix {prefix!r} must not contain '/'")
+        existing = self._namespaces.get(prefix)
+        if existing is not None:
+            self._conflict(prefix + "/*", existing.provenance)
+            return
+        self._namespaces[prefix] = Namespace(
+            prefix=prefix,
+            kind=self.kind,
+            factory_ref=factory,
+            lister=lister,
+            summary=summary,
+            tags=tuple(tags),
+            metadata=metadata,
+            provenance=self._provenance,
+        )
+
+    def _add(self, entry: Entry) -> None:
+        existing = self._entries.get(entry.name)
+        if existing is None:
+            self._entries[entry.name] = entry
+            return
+        if existing.provenance == entry.provenance:
+            who = f"plugin {entry.plugin!r}" if entry.plugin else "the same caller"
+            raise ValueError(f"{singular(self.kind)} {entry.name!r} is registered twice by {who}")
+        self._conflict(entry.name, existing.provenance)
+        existing.conflicts = existing.conflicts + (entry.provenance,)
+
+    def _conflict(self, name: str, first: Provenance) -> None:
+        message = (
+            f"{singular(self.kind)} {name!r} is registered by both plugin {first.plugin!r} "
+            f"and plugin {self._provenance.plugin!r}; using it is an error until one is uninstalled"
+        )
+        self.warnings.append(message)
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Drop every entry a plugin contributed (after its hook failed half-way)."""
+        self._entries = {k: e for k, e in self._entries.items() if e.plugin != plugin}
+        self._namespaces = {k: n for k, n in self._namespaces.items() if n.provenance.plugin != plugin}
+        for entry in self._entries.values():
+            entry.conflicts = tuple(p for p in entry.conflicts if p.plugin != plugin)
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except UserError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list:
+        """The directly registered names (namespaces not expanded), sorted."""
+        return sorted(self._entries)
+
+    @property
+    def namespaces(self) -> dict:
+        return dict(self._namespaces)
+
+    def get(self, name: str) -> Entry:
+        """The entry called ``name``; raises UnknownNameError (with suggestions) or ConflictError."""
+        entry = self._entries.get(name)
+        if entry is None and isinstance(name, str) and "/" in name:
+            prefix, _, short = name.partition("/")
+            namespace = self._namespaces.get(prefix)
+            if namespace is not None:
+                names = namespace.names()
+                if short in names:
+                    return namespace.entry(short, names[short])
+                raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)])
+        if entry is None:
+            raise UnknownNameError(self.kind, str(name), suggest(str(name), self._entries))
+        if entry.conflicts:
+            plugins = " and ".join(repr(p.plugin) for p in (entry.provenance,) + entry.conflicts)
+            raise ConflictError(
+                f"{singular(self.kind)} {name!r} is registered by both plugin {plugins}; "
+                f"uninstall one of them ('zoo plugins' shows which distribution ships each)"
+            )
+        return entry
+
+    def create(self, name: str, **kwargs: Any) -> Any:
+        """Build the component ``name`` with ``kwargs`` (the recipe section's other keys)."""
+        return self.get(name).create(**kwargs)
+
+    def entries(self, pattern: Optional[str] = None, *, expand: bool = True) -> list:
+        """Entries whose name matches the glob ``pattern`` (all when None), sorted by name.
+
+        With ``expand`` the namespaces are listed member by member (this imports their
+        catalogs); without it only the directly registered entries are returned.
+        """
+        found = list(self._entries.values())
+        if expand:
+            for namespace in self._namespaces.values():
+                found.extend(namespace.entry(s, summary) for s, summary in namespace.names().items())
+        if pattern:
+            found = [e for e in found if fnmatch.fnmatchcase(e.name, pattern)]
+        return sorted(found, key=lambda e: e.name)
+
+
+def _jsonable(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
+    return False
+
+
+class Registries:
+    """The five registries, by kind: ``registries.models``, ``registries["datasets"]``."""
+
+    def __init__(self) -> None:
+        self._by_kind = {kind: Registry(kind) for kind in KINDS}
+
+    def __getitem__(self, kind: str) -> Registry:
+        return self._by_kind[normalize_kind(kind)]
+
+    def __getattr__(self, kind: str) -> Registry:
+        try:
+            return self._by_kind[kind]
+        except KeyError:
+            raise AttributeError(kind) from None
+
+    def __iter__(self) -> Iterator[Registry]:
+        return iter(self._by_kind.values())
+
+
+def normalize_kind(kind: str) -> str:
+    """Accept ``model`` or ``models`` (any case); return the plural registry kind or raise UserError."""
+    k = kind.lower()
+    if k in KINDS:
+        return k
+    if k + "s" in KINDS:
+        return k + "s"
+    raise UserError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
