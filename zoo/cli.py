@@ -53,6 +53,15 @@ def build_parser() -> ArgumentParser:
                    help="arguments for the factory, e.g. freeze=features (for parameter counts)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = commands.add_parser("run", help="run a recipe: train, keep the best, test, report")
+    p.add_argument("recipe", nargs="?", metavar="RECIPE", help="a YAML file or a recipe name")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override recipe keys, e.g. optimizer.lr=0.1 task.epochs=2 (values are YAML)")
+    p.add_argument("--output", metavar="DIR", help="the run folder (default runs/<name>/<timestamp>)")
+    p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate everything (names, keys, data files) and print the resolved recipe")
+
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -72,7 +81,12 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.listing import plugins_command
 
         return plugins_command(as_json=args.json)
-    raise UserError("a command is required: list, info, plugins (see 'zoo --help')")
+    if args.command == "run":
+        from zoo.commands.run import run_command
+
+        return run_command(args.recipe, args.overrides, output=args.output, resume=args.resume,
+                           dry_run=args.dry_run)
+    raise UserError("a command is required: list, info, plugins, run (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -80,7 +94,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # `zoo run r.yaml --output DIR task.epochs=2`: overrides may follow the options
+            if getattr(args, "overrides", None) is None or any(e.startswith("-") or "=" not in e for e in extra):
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            args.overrides = list(args.overrides) + extra
         return dispatch(args)
     except UserError as exc:
         if debug:

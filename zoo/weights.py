@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
@@ -89,20 +90,22 @@ def sha256_file(path: PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_hash(path: PathLike) -> None:
-    """Check ``path`` against the hash prefix in its name (no-op for names without one).
+def verify_hash(path: PathLike, expected: Optional[str] = None) -> None:
+    """Check the SHA-256 of ``path`` against ``expected`` (a hex prefix or full digest), by
+    default the hash prefix in the file's name; a no-op when there is nothing to check.
 
     Raises UserError naming the file, the expected and the actual prefix on a mismatch.
     """
-    expected = expected_hash_prefix(path)
-    if expected is None:
+    promised = "its name promises" if expected is None else "its cache records"
+    expected = (expected or expected_hash_prefix(path) or "").lower()
+    if not expected:
         return
     actual = sha256_file(path)
     if not actual.startswith(expected):
         raise UserError(
-            f"weights file {os.fspath(path)} fails its hash check: its name promises SHA-256 "
-            f"prefix {expected}, the file has {actual[:len(expected)]}; it is corrupt or not the "
-            f"published file: delete it and get it again"
+            f"weights file {os.fspath(path)} fails its hash check: {promised} SHA-256 "
+            f"{'prefix ' if len(expected) < 64 else ''}{expected}, the file has {actual[:len(expected)]}; "
+            f"it is corrupt or not the published file: delete it and get it again"
         )
 
 
@@ -154,11 +157,13 @@ def _read_torch(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise UserError(
-            f"weights file {path} holds more than tensors (refused by torch.load(weights_only=True): "
-            f"{_first_sentence(exc)}); zoo never unpickles arbitrary objects: save a plain state dict "
-            f"or a .safetensors file"
-        ) from exc
+        reason = _unpickler_reason(exc)
+        if "global" in reason.lower():
+            raise UserError(
+                f"weights file {path} holds objects other than tensors ({reason}); refused: zoo reads "
+                f"weights with torch.load(weights_only=True) only; save a plain state dict or a .safetensors file"
+            ) from exc
+        raise UserError(f"weights file {path} is not a readable PyTorch file ({reason})") from exc
     except Exception as exc:  # truncated zip, garbage bytes, wrong magic number...
         raise UserError(f"weights file {path} is not a readable PyTorch file ({_one_line(exc)})") from exc
 
@@ -188,14 +193,10 @@ def _as_state_dict(raw: Any, path: Path) -> dict:
         if all(k.startswith(prefix) for k in result):
             result = {k[len(prefix):]: v for k, v in result.items()}
             metadata = None
-    out = _StateDict(result)
+    out = OrderedDict(result)
     if metadata is not None:  # BatchNorm & co. read their version from it
         out._metadata = metadata
     return out
-
-
-class _StateDict(dict):
-    """A dict that can carry ``_metadata`` as torch's state dicts do."""
 
 
 def _all_tensors(mapping: Mapping) -> bool:
@@ -209,11 +210,14 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _first_sentence(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    for marker in ("Weights only load failed.", "WeightsUnpickler error:"):
-        text = text.replace(marker, "").strip()
-    return text.split(". ")[0][:200] if text else type(exc).__name__
+def _unpickler_reason(exc: BaseException) -> str:
+    """The useful part of torch's weights-only refusal (``Unsupported global: GLOBAL io.open ...``)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    text = " ".join(text.split()).split(" Check the documentation")[0]
+    return text.split(". ")[0].rstrip(".")[:200] or type(exc).__name__
 
 
 # -- finding -----------------------------------------------------------------------------------
@@ -315,7 +319,7 @@ def apply_state_dict(
         raise UserError(
             f"{where} does not fit {type(model).__name__}: keys the model does not have: {_listing(bad_unexpected)}"
         )
-    usable = _StateDict((k, v) for k, v in state.items() if k in own and k not in mismatched)
+    usable = OrderedDict((k, v) for k, v in state.items() if k in own and k not in mismatched)
     if getattr(state, "_metadata", None) is not None:
         usable._metadata = state._metadata
     result = model.load_state_dict(usable, strict=False)

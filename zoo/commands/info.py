@@ -129,7 +129,8 @@ def format_info(info: dict, kind: str) -> str:
     if "statistics_error" in info:
         lines.append(f"parameters: not counted ({info['statistics_error']})")
     for key, value in info.get("metadata", {}).items():
-        lines.append(f"{key}: {value}")
+        if value is not None and not (key == "input_size" and "input_size" in info):
+            lines.append(f"{key}: {value}")
     if info.get("doc"):
         lines.append("")
         lines.append(textwrap.indent(info["doc"], "  "))

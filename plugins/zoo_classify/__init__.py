@@ -1,0 +1,1 @@
+"""zoo_classify: the classification task (train, validate, keep the best, test per class, show it)."""

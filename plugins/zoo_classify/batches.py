@@ -1,0 +1,145 @@
+"""Batches for training and evaluation, from any map-style dataset.
+
+Two paths give the same ``(x, y)`` batches:
+
+- a ``zoo.data.TensorImageDataset`` (decoded once into one tensor) is sliced by index,
+  augmented and normalised per batch, on the device when the data fits there;
+- any other torch Dataset goes through a ``DataLoader``.
+
+The order of every epoch comes from a generator seeded by ``(seed, epoch)``, so an epoch's
+batches are the same whether the run went straight through or was resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
+
+from zoo.data import TensorImageDataset
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator that depends only on ``(seed, epoch, stream)``."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7_919 + stream) % (2 ** 63))
+
+
+def labels_of(dataset: Dataset) -> torch.Tensor:
+    """Every label of ``dataset`` (cheap for tensor datasets; reads items otherwise)."""
+    if isinstance(dataset, TensorImageDataset):
+        return dataset.targets.cpu()
+    if isinstance(dataset, Subset):
+        return labels_of(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return torch.as_tensor(list(targets) if not isinstance(targets, torch.Tensor) else targets).long()
+    return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))], dtype=torch.long)
+
+
+def is_random(dataset: Dataset) -> bool:
+    """Whether items of ``dataset`` change from one read to the next (random augmentation)."""
+    if isinstance(dataset, TensorImageDataset):
+        return dataset.has_augment
+    if isinstance(dataset, Subset):
+        return is_random(dataset.dataset)
+    return bool(getattr(dataset, "has_augment", True))
+
+
+def split_off(dataset: Dataset, held: torch.Tensor, kept: torch.Tensor) -> tuple:
+    """``(train part, validation part)``; the validation part is never augmented when that can be undone."""
+    if isinstance(dataset, TensorImageDataset):
+        return dataset.subset(kept), dataset.subset(held).without_augment()
+    return Subset(dataset, kept.tolist()), Subset(dataset, held.tolist())
+
+
+def eval_view(dataset: Dataset) -> Dataset:
+    return dataset.without_augment() if isinstance(dataset, TensorImageDataset) else dataset
+
+
+class Batches:
+    """Iterate ``(x, y)`` batches of a dataset on ``device``."""
+
+    def __init__(self, dataset: Dataset, *, batch_size: int, device: torch.device, train: bool,
+                 seed: int = 0, num_workers: int = 0, drop_singleton: bool = False,
+                 data_on_device: str = "auto"):
+        self.batch_size = batch_size
+        self.device = device
+        self.train = train
+        self.seed = seed
+        self.num_workers = num_workers
+        self.drop_singleton = drop_singleton
+        self.dataset = dataset
+        if isinstance(dataset, TensorImageDataset) and device.type != "cpu" and _fits(dataset, device, data_on_device):
+            self.dataset = dataset.to(device)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        batches = -(-n // self.batch_size)
+        if self.drop_singleton and n % self.batch_size == 1 and batches > 1:
+            batches -= 1
+        return batches
+
+    @property
+    def num_samples(self) -> int:
+        n = len(self.dataset)
+        if self.drop_singleton and n % self.batch_size == 1 and n > 1:
+            n -= 1
+        return n
+
+    def epoch(self, epoch: int) -> Iterator[tuple]:
+        """The batches of epoch ``epoch`` (shuffled when training)."""
+        n = len(self.dataset)
+        if isinstance(self.dataset, TensorImageDataset):
+            order = torch.randperm(n, generator=epoch_generator(self.seed, epoch)) if self.train else torch.arange(n)
+            augment_generator = epoch_generator(self.seed, epoch, stream=1)
+            if self.dataset.device.type != "cpu":
+                augment_generator = torch.Generator(self.dataset.device).manual_seed(
+                    int(torch.randint(2 ** 62, (1,), generator=augment_generator)))
+            for start in range(0, self.num_samples, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                if idx.numel() == 0:
+                    break
+                x, y = self.dataset.batch(idx, augment=self.train, generator=augment_generator)
+                yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            return
+        sampler = (RandomSampler(self.dataset, generator=epoch_generator(self.seed, epoch))
+                   if self.train else SequentialSampler(self.dataset))
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+                            num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
+                            drop_last=False)
+        seen = 0
+        for x, y in loader:
+            if self.drop_singleton and x.shape[0] == 1 and seen:
+                break
+            seen += x.shape[0]
+            yield x.to(self.device, non_blocking=True), torch.as_tensor(y).to(self.device, non_blocking=True)
+
+
+def _fits(dataset: TensorImageDataset, device: torch.device, policy: str) -> bool:
+    if policy == "never":
+        return False
+    if policy == "always":
+        return True
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return dataset.nbytes < 0.25 * free
+    return dataset.nbytes < 2 * 1024 ** 3
+
+
+def first_batch(dataset: Dataset, size: int) -> tuple:
+    """Up to ``size`` unaugmented samples as one batch (for the dry forward)."""
+    dataset = eval_view(dataset)
+    size = min(size, len(dataset))
+    if isinstance(dataset, TensorImageDataset):
+        return dataset.batch(torch.arange(size), augment=False)
+    items = [dataset[i] for i in range(size)]
+    return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.tensor([int(y) for _, y in items])
+
+
+def sample_shape(dataset: Dataset) -> tuple:
+    if isinstance(dataset, TensorImageDataset):
+        return tuple(dataset.sample_shape)
+    x, _ = dataset[0]
+    return tuple(torch.as_tensor(x).shape)
+

@@ -1,0 +1,216 @@
+"""Image files: decode to fixed-size uint8 tensors, once for a whole list or lazily per item.
+
+An image is decoded with PIL (JPEG files at a reduced DCT scale when much larger than
+needed), its shorter side resized to ``size`` and the centre ``size`` × ``size`` cropped,
+as torchvision's ``Resize(size)`` + ``CenterCrop(size)`` evaluation transform does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from zoo import UserError
+from zoo.data import finish_batch
+
+#: "auto" caching decodes a whole list into memory when it needs at most this many bytes.
+CACHE_LIMIT_BYTES = 2 * 1024**3
+
+
+class ImageReadError(Exception):
+    """An image file that could not be decoded; ``path`` names it."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def load_image(path: Path, size: int, mode: str = "RGB") -> torch.Tensor:
+    """Decode ``path`` into a uint8 tensor C×size×size (C = 3 for mode "RGB", 1 for "L").
+
+    Raises ``ImageReadError`` naming the file when it is not a readable image.
+    """
+    try:
+        with Image.open(path) as image:
+            image.draft(mode, (size, size))  # JPEG: decode at the smallest scale still >= size
+            image = image.convert(mode)
+            width, height = image.size
+            scale = size / min(width, height)
+            new = (max(size, round(width * scale)), max(size, round(height * scale)))
+            if new != image.size:
+                image = image.resize(new, Image.BILINEAR)
+            left = int(round((new[0] - size) / 2.0))
+            top = int(round((new[1] - size) / 2.0))
+            image = image.crop((left, top, left + size, top + size))
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as error:  # PIL raises OSError, ValueError, SyntaxError... for bad files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageReadError(Path(path), reason) from error
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def readable_header(path: Path) -> Optional[str]:
+    """None when PIL recognises ``path`` as an image (header only), else the reason it does not."""
+    try:
+        with Image.open(path):
+            return None
+    except Exception as error:
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def unreadable_message(path: Path, reason: str) -> str:
+    """The one-line error for an image that cannot be decoded."""
+    return f"cannot read image {path}: {reason}; fix or delete the file, or set on_error: skip"
+
+
+def warn_skipped(path: Path, reason: str) -> None:
+    """Print the one-line warning for an image ``on_error: skip`` leaves out."""
+    print(f"zoo: warning: skipping unreadable image {path}: {reason}", file=sys.stderr)
+
+
+def decode_images(
+    paths: Sequence[Path], size: int, mode: str = "RGB", *, on_error: str = "fail", workers: Optional[int] = None
+) -> tuple:
+    """Decode every file of ``paths`` into one uint8 tensor N×C×size×size, using threads.
+
+    ``on_error``: "fail" raises ``zoo.UserError`` naming the first unreadable file; "skip"
+    prints a one-line warning per unreadable file and leaves it out. Returns
+    ``(images, kept)``: ``kept`` lists the positions in ``paths`` that ``images`` holds.
+    """
+    channels = 1 if mode == "L" else 3
+    out = torch.empty((len(paths), channels, size, size), dtype=torch.uint8)
+    failed: dict = {}
+
+    def decode(i: int) -> None:
+        try:
+            out[i] = load_image(paths[i], size, mode)
+        except ImageReadError as error:
+            failed[i] = error
+
+    workers = workers or min(8, os.cpu_count() or 1)
+    if workers > 1 and len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(decode, range(len(paths)), chunksize=16))
+    else:
+        for i in range(len(paths)):
+            decode(i)
+    if failed and on_error != "skip":
+        first = failed[min(failed)]
+        raise UserError(unreadable_message(first.path, first.reason))
+    for i in sorted(failed):
+        warn_skipped(failed[i].path, failed[i].reason)
+    kept = [i for i in range(len(paths)) if i not in failed]
+    if failed:
+        out = out[torch.tensor(kept, dtype=torch.long)]
+    return out, kept
+
+
+def should_cache(cache, count: int, channels: int, size: int) -> bool:
+    """Whether to decode ``count`` images up front: ``cache`` True/False, or "auto" (fits the limit)."""
+    if cache == "auto":
+        return count * channels * size * size <= CACHE_LIMIT_BYTES
+    return bool(cache)
+
+
+class LazyImageDataset(Dataset):
+    """Image files decoded one at a time, for lists too big to hold decoded in memory.
+
+    Items are ``(float tensor C×size×size, int label)`` produced like a
+    ``zoo.data.TensorImageDataset``'s (same ``transform``/``augment`` callables, same
+    ``batch``/``subset``/``without_augment`` methods), decoding each file when asked. A file
+    that cannot be decoded raises ``zoo.UserError`` naming it.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        labels: Sequence[int],
+        *,
+        size: int,
+        mode: str = "RGB",
+        classes: Optional[Sequence[str]] = None,
+        transform=None,
+        augment=None,
+    ):
+        if len(paths) != len(labels):
+            raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        self.paths = [Path(p) for p in paths]
+        self.labels = torch.as_tensor(list(labels), dtype=torch.long)
+        self.size, self.mode = int(size), mode
+        self._classes = list(classes) if classes is not None else None
+        self.transform, self.augment = transform, augment
+
+    def _raw(self, i: int) -> torch.Tensor:
+        try:
+            return load_image(self.paths[i], self.size, self.mode)
+        except ImageReadError as error:
+            raise UserError(unreadable_message(error.path, error.reason)) from None
+
+    def batch(self, indices, *, augment: bool = True, generator: Optional[torch.Generator] = None) -> tuple:
+        """Decode the samples at ``indices`` and return ``(x float B×C×H×W, y int64 B)``."""
+        rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
+        x = torch.stack([self._raw(int(i)) for i in rows]) if len(rows) else torch.empty(
+            (0, 1 if self.mode == "L" else 3, self.size, self.size), dtype=torch.uint8
+        )
+        x = finish_batch(x, transform=self.transform, augment=self.augment if augment else None, generator=generator)
+        return x, self.labels.index_select(0, rows)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple:
+        n = len(self)
+        i = int(i) + (n if int(i) < 0 else 0)
+        if not 0 <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+        x, y = self.batch([i])
+        return x[0], int(y[0])
+
+    def _copy(self, **changes) -> "LazyImageDataset":
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view.__dict__.update(changes)
+        return view
+
+    def subset(self, indices) -> "LazyImageDataset":
+        """The samples at ``indices`` (positions in this dataset)."""
+        n = len(self)
+        rows = [int(i) + (n if int(i) < 0 else 0) for i in torch.as_tensor(indices, dtype=torch.long).reshape(-1)]
+        return self._copy(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
+
+    def without_augment(self) -> "LazyImageDataset":
+        """The same samples with no augmentation."""
+        return self._copy(augment=None)
+
+    @property
+    def has_augment(self) -> bool:
+        return self.augment is not None
+
+    @property
+    def classes(self) -> Optional[list]:
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.labels
+
+    @property
+    def sample_shape(self) -> tuple:
+        channels = 1 if self.mode == "L" else 3
+        probe = torch.zeros((1, channels, self.size, self.size))
+        if self.transform is not None:
+            probe = self.transform(probe)
+        return tuple(probe.shape[1:])
+
+    def __repr__(self) -> str:
+        return f"LazyImageDataset({len(self)} files, {self.mode} {self.size}×{self.size})"

@@ -1,0 +1,63 @@
+"""Write each epoch's metrics to ``metrics.jsonl`` in the run folder, and to TensorBoard.
+
+The JSONL file has one JSON object a line: ``{"epoch": 3, "time": "...", "train_loss": ...}``.
+It is opened in append mode, so a resumed run continues the same file. Each line is flushed
+as it is written: a killed run keeps every finished epoch's line.
+
+TensorBoard: when the ``tensorboard`` package is installed, scalars go to
+``<run folder>/tensorboard``; when it is not, this writer stays silent.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+
+from zoo import hookimpl
+
+_open: dict = {}
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/inf; keep them visible
+    return value
+
+
+@hookimpl
+def zoo_run_start(run):
+    if run.directory is None:
+        return
+    writers = {"jsonl": open(run.directory / "metrics.jsonl", "a", encoding="utf-8")}
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        SummaryWriter = None
+    if SummaryWriter is not None:
+        writers["tensorboard"] = SummaryWriter(log_dir=str(run.directory / "tensorboard"))
+    _open[id(run)] = writers
+
+
+@hookimpl
+def zoo_epoch_end(run, epoch, metrics):
+    writers = _open.get(id(run))
+    if not writers:
+        return
+    line = {"epoch": epoch, "time": _dt.datetime.now().isoformat(timespec="seconds")}
+    line.update({k: _clean(v) for k, v in metrics.items()})
+    writers["jsonl"].write(json.dumps(line) + "\n")
+    writers["jsonl"].flush()
+    board = writers.get("tensorboard")
+    if board is not None:
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)):
+                board.add_scalar(key, value, epoch)
+        board.flush()
+
+
+@hookimpl
+def zoo_run_end(run, report, error):
+    writers = _open.pop(id(run), None)
+    for writer in (writers or {}).values():
+        writer.close()

@@ -1,0 +1,180 @@
+"""zoo_datasets: imagefolder and oxford_pets on real PNG/JPEG trees read by PIL and torchvision."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.formats import (
+    write_image_folder,
+    write_not_an_image,
+    write_oxford_pets,
+    write_truncated_image,
+)
+from zoo import UserError
+from zoo.data import TensorImageDataset
+from zoo_datasets.folder import imagefolder
+from zoo_datasets.images import LazyImageDataset
+from zoo_datasets.pets import oxford_pets
+
+
+@pytest.fixture
+def split_tree(tmp_path):
+    """root/train and root/test, PNG and JPEG files of different sizes."""
+    sizes = [(40, 30), (24, 50), (16, 16)]
+    write_image_folder(tmp_path / "train", ["cat", "dog"], per_class=4, size=sizes, formats=("png", "jpg"))
+    write_image_folder(tmp_path / "test", ["cat", "dog"], per_class=2, size=sizes, formats=("jpg", "png"), seed=9)
+    return tmp_path
+
+
+def test_train_test_folders_give_named_classes_and_square_images(split_tree):
+    splits = imagefolder(root=str(split_tree), image_size=12)
+    assert splits.classes == ["cat", "dog"]
+    assert isinstance(splits.train, TensorImageDataset) and splits.info["cached"]
+    assert splits.info["counts"] == {"train": 8, "test": 4}
+    assert splits.train.targets.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    x, y = splits.test.batch(torch.arange(4))
+    assert x.shape == (4, 3, 12, 12) and x.dtype == torch.float32
+    assert y.tolist() == [0, 0, 1, 1]
+    assert splits.valid is None
+
+
+def test_decoded_pixels_match_pil_resize_and_center_crop(tmp_path):
+    from PIL import Image
+
+    write_image_folder(tmp_path / "train", ["a"], per_class=1, size=(8, 8), formats=("png",))
+    paths = write_image_folder(tmp_path / "test", ["a"], per_class=1, size=(40, 30), formats=("png",))
+    splits = imagefolder(root=str(tmp_path), image_size=10)
+    # shorter side 30 -> 10, so 40 -> 13; the centre 10 columns start at round(1.5) = 2
+    image = Image.open(paths["a"][0]).convert("RGB").resize((13, 10), Image.BILINEAR).crop((2, 0, 12, 10))
+    expected = torch.from_numpy(np.array(image)).permute(2, 0, 1)
+    got = (splits.test[0][0] * 255).round().to(torch.uint8)
+    assert torch.equal(got, expected)
+
+
+def test_lazy_mode_gives_the_same_samples_as_the_cache(split_tree):
+    cached = imagefolder(root=str(split_tree), image_size=12, normalize="imagenet")
+    lazy = imagefolder(root=str(split_tree), image_size=12, normalize="imagenet", cache=False)
+    assert isinstance(lazy.train, LazyImageDataset) and not lazy.info["cached"]
+    for i in range(len(cached.test)):
+        assert torch.equal(cached.test[i][0], lazy.test[i][0])
+        assert cached.test[i][1] == lazy.test[i][1]
+    assert lazy.train.sample_shape == cached.train.sample_shape == (3, 12, 12)
+
+
+def test_single_folder_is_split_per_class_with_the_seed(tmp_path):
+    write_image_folder(tmp_path, {"a": 10, "b": 10, "c": 5}, formats=("png",), size=(8, 8))
+    splits = imagefolder(root=str(tmp_path), image_size=8, test_fraction=0.2, seed=0)
+    assert len(splits.test) == 5 and len(splits.train) == 20
+    assert torch.bincount(splits.test.targets, minlength=3).tolist() == [2, 2, 1]
+    assert splits.train.has_augment is False and splits.test.has_augment is False
+    again = imagefolder(root=str(tmp_path), image_size=8, test_fraction=0.2, seed=0)
+    other = imagefolder(root=str(tmp_path), image_size=8, test_fraction=0.2, seed=1)
+    first = splits.test.batch(torch.arange(5))[0]
+    assert torch.equal(first, again.test.batch(torch.arange(5))[0])
+    assert not torch.equal(first, other.test.batch(torch.arange(5))[0])
+
+
+def test_valid_folder_becomes_the_valid_split(split_tree):
+    write_image_folder(split_tree / "valid", ["cat", "dog"], per_class=1, formats=("png",))
+    splits = imagefolder(root=str(split_tree), image_size=8, augment=["hflip"])
+    assert len(splits.valid) == 2 and not splits.valid.has_augment
+    assert splits.train.has_augment and not splits.test.has_augment
+
+
+def test_non_image_and_hidden_files_are_ignored(split_tree):
+    write_not_an_image(split_tree / "train" / "cat" / "notes.txt")
+    write_not_an_image(split_tree / "train" / "dog" / "._dog_0.jpg")  # macOS metadata file
+    (split_tree / "train" / ".ipynb_checkpoints").mkdir()
+    splits = imagefolder(root=str(split_tree), image_size=8)
+    assert splits.classes == ["cat", "dog"] and len(splits.train) == 8
+
+
+def test_corrupt_image_fails_with_its_path(split_tree):
+    bad = write_truncated_image(split_tree / "train" / "dog" / "broken.jpg")
+    with pytest.raises(UserError) as error:
+        imagefolder(root=str(split_tree), image_size=8)
+    assert str(bad) in str(error.value) and "on_error: skip" in str(error.value)
+
+
+def test_corrupt_and_fake_images_are_skipped_with_a_warning(split_tree, capsys):
+    bad = write_truncated_image(split_tree / "train" / "dog" / "broken.png")
+    fake = write_not_an_image(split_tree / "train" / "cat" / "fake.jpg")
+    splits = imagefolder(root=str(split_tree), image_size=8, on_error="skip")
+    assert len(splits.train) == 8
+    assert sorted(splits.info["skipped"]) == sorted([str(bad), str(fake)])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "skipping" in line]
+    assert len(lines) == 2 and any(str(bad) in line for line in lines) and any(str(fake) in line for line in lines)
+
+
+def test_lazy_mode_skips_unreadable_headers_and_names_late_failures(split_tree, capsys):
+    fake = write_not_an_image(split_tree / "test" / "cat" / "fake.png")
+    splits = imagefolder(root=str(split_tree), image_size=8, cache=False, on_error="skip")
+    assert len(splits.test) == 4 and str(fake) in capsys.readouterr().err
+    bad = write_truncated_image(split_tree / "test" / "dog" / "late.jpg")
+    splits = imagefolder(root=str(split_tree), image_size=8, cache=False, on_error="skip")
+    position = [str(p) for p in splits.test.paths].index(str(bad))
+    with pytest.raises(UserError, match="late.jpg"):
+        splits.test[position]
+
+
+def test_empty_class_folder_is_named(split_tree):
+    (split_tree / "train" / "emu").mkdir()
+    (split_tree / "test" / "emu").mkdir()
+    write_not_an_image(split_tree / "train" / "emu" / "readme.txt")
+    with pytest.raises(UserError) as error:
+        imagefolder(root=str(split_tree), image_size=8)
+    assert str(split_tree / "train" / "emu") in str(error.value)
+
+
+def test_train_and_test_with_different_classes_is_an_error(split_tree):
+    write_image_folder(split_tree / "test", ["emu"], per_class=1, formats=("png",))
+    with pytest.raises(UserError, match="different classes") as error:
+        imagefolder(root=str(split_tree), image_size=8)
+    assert "emu" in str(error.value)
+
+
+def test_missing_root_is_explained(tmp_path):
+    with pytest.raises(UserError, match="does not exist") as error:
+        imagefolder(root=str(tmp_path / "nowhere"))
+    assert str(tmp_path / "nowhere" / "train") in str(error.value)
+
+
+def test_grayscale_decoding_with_channels_one(split_tree):
+    splits = imagefolder(root=str(split_tree), image_size=8, channels=1, normalize="half")
+    x, _ = splits.train.batch([0, 1])
+    assert x.shape == (2, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
+
+
+# -- Oxford-IIIT Pet -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pets_root(tmp_path):
+    write_oxford_pets(tmp_path, breeds=("Abyssinian", "beagle", "Bengal", "pug"), trainval_per_breed=2, test_per_breed=1)
+    return tmp_path
+
+
+def test_pets_binary_target_is_cat_vs_dog_from_the_species_column(pets_root):
+    splits = oxford_pets(root=str(pets_root), image_size=16)
+    assert splits.classes == ["Cat", "Dog"]
+    # the fixture writes breeds in the order Abyssinian, beagle, Bengal, pug: cat, dog, cat, dog
+    assert splits.train.targets.tolist() == [0, 0, 1, 1, 0, 0, 1, 1]
+    assert splits.test.targets.tolist() == [0, 1, 0, 1]
+    x, _ = splits.test.batch(torch.arange(4))
+    assert x.shape == (4, 3, 16, 16)
+    assert splits.info["normalize"]["mean"] == [0.485, 0.456, 0.406]  # pretrained models' default
+
+
+def test_pets_breed_target_numbers_present_breeds_consecutively(pets_root):
+    splits = oxford_pets(root=str(pets_root), image_size=16, target="breed", cache=False)
+    assert splits.classes == ["Abyssinian", "Beagle", "Bengal", "Pug"]
+    assert splits.train.targets.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert max(splits.test.targets.tolist()) < len(splits.classes)
+
+
+def test_pets_missing_files_error_names_them(tmp_path):
+    with pytest.raises(UserError) as error:
+        oxford_pets(root=str(tmp_path / "data"))
+    message = str(error.value)
+    assert str(tmp_path / "data" / "oxford-iiit-pet" / "images") in message
+    assert "trainval.txt" in message and "download: true" in message

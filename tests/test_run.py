@@ -1,0 +1,141 @@
+"""`zoo run`: a recipe becomes a run folder; overrides, dry runs, resume bit for bit."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from zoo.cli import main
+
+DIGITS = textwrap.dedent("""\
+    # digits with a small MLP
+    seed: 3
+    task: {name: classification, epochs: 3, batch_size: 32, valid_fraction: 0.2, plots: false}
+    data: {name: digits, normalize: {mean: [0.5], std: [0.5]}}
+    model: {name: mlp, hidden: [64], dropout: 0.1}
+    loss: {name: cross_entropy}
+    optimizer: {name: adam, lr: 0.003}
+""")
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "digits_mlp.yaml"
+    path.write_text(DIGITS)
+    return path
+
+
+def run_ok(*args, capsys=None):
+    status = main([str(a) for a in args])
+    out = capsys.readouterr() if capsys else None
+    assert status == 0, out.err if out else status
+    return out
+
+
+def test_run_leaves_a_complete_run_folder_and_learns(recipe, tmp_path, capsys):
+    out = run_ok("run", recipe, "--output", tmp_path / "run", capsys=capsys)
+    folder = tmp_path / "run"
+    assert f"run folder: {folder}" in out.out
+    assert "test accuracy" in out.out and "validation loss decreased" in out.out
+    report = json.loads((folder / "report.json").read_text())
+    assert report["test"]["accuracy"] > 0.6  # ten classes: chance is 0.1
+    assert 0 <= report["test"]["loss"]
+    per_class = report["test"]["per_class"]
+    assert sorted(per_class) == [str(i) for i in range(10)]
+    assert sum(c["total"] for c in per_class.values()) == 359  # 20% of 1,797 digits, per class
+    assert all(set(c) == {"correct", "total", "accuracy"} for c in per_class.values())
+    assert report["best"]["epoch"] in (1, 2, 3) and report["best"]["checkpoint"].endswith("best.pt")
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    assert {"train_loss", "valid_loss", "valid_accuracy", "lr", "seconds"} <= set(lines[0])
+    for name in ("best.pt", "last.pt"):
+        state = torch.load(folder / "checkpoints" / name, weights_only=True)
+        assert "model" in state
+    resolved = (folder / "recipe.yaml").read_text()
+    assert "mlp" in resolved and "base" not in resolved
+
+
+def test_default_folder_is_runs_name_timestamp(recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_ok("run", recipe, "task.epochs=1", capsys=capsys)
+    (name_dir,) = (tmp_path / "runs").iterdir()
+    assert name_dir.name == "digits_mlp"
+    (stamp,) = name_dir.iterdir()
+    assert (stamp / "report.json").is_file()
+
+
+def test_overrides_reach_the_components(recipe, tmp_path, capsys):
+    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=1", "model.hidden=[16, 8]",
+           "optimizer.name=sgd", "optimizer.lr=1e-1", capsys=capsys)
+    resolved = (tmp_path / "r" / "recipe.yaml").read_text()
+    assert "epochs: 1" in resolved and "name: sgd" in resolved and "lr: 0.1" in resolved
+    state = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)
+    assert [tuple(v.shape) for k, v in state["model"].items() if k.endswith("weight")] == [(16, 64), (8, 16), (10, 8)]
+    assert "momentum_buffer" in str(state["optimizer"]) or state["optimizer"]["param_groups"][0]["lr"] == 0.1
+
+
+def test_dry_run_validates_and_prints_without_training(recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_ok("run", recipe, "--dry-run", "optimizer.lr=0.5", capsys=None)
+    out = capsys.readouterr()
+    assert "lr: 0.5" in out.out and "the recipe is valid" in out.err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_output_folder_that_holds_something_is_refused(recipe, tmp_path, capsys):
+    folder = tmp_path / "busy"
+    folder.mkdir()
+    (folder / "precious.txt").write_text("keep me")
+    assert main(["run", str(recipe), "--output", str(folder)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert (folder / "precious.txt").read_text() == "keep me"
+
+
+def test_resume_finishes_with_the_same_weights_bit_for_bit(recipe, tmp_path, capsys):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    run_ok("run", recipe, "--output", straight, "task.epochs=4", capsys=capsys)
+    run_ok("run", recipe, "--output", stopped, "task.epochs=2", capsys=capsys)
+    out = run_ok("run", "--resume", stopped, "task.epochs=4", capsys=capsys)
+    assert "resuming" in out.out
+    a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(stopped / "checkpoints" / "last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 4
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["best_epoch"] == b["best_epoch"]
+    lines = (stopped / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+    assert json.loads((straight / "report.json").read_text())["test"] == json.loads(
+        (stopped / "report.json").read_text())["test"]
+
+
+def test_resume_needs_a_run_folder(tmp_path, capsys):
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_lifecycle_hooks_see_every_epoch(recipe, tmp_path, capsys):
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    seen = []
+
+    class Spy:
+        @hookimpl
+        def zoo_run_start(self, run):
+            seen.append(("start", run.name, run.directory is not None))
+
+        @hookimpl
+        def zoo_epoch_end(self, run, epoch, metrics):
+            seen.append(("epoch", epoch, round(metrics["valid_accuracy"], 6) == round(metrics["valid_accuracy"], 6)))
+
+        @hookimpl
+        def zoo_run_end(self, run, report, error):
+            seen.append(("end", "test" in report, error))
+
+    get_manager().register(Spy(), "spy")
+    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", capsys=capsys)
+    assert seen == [("start", "digits_mlp", True), ("epoch", 1, True), ("epoch", 2, True), ("end", True, None)]

@@ -1,0 +1,360 @@
+"""Validating recipe sections against factory signatures (the signature is the schema)."""
+
+from __future__ import annotations  # every annotation below is a string: get_type_hints must resolve them
+
+import textwrap
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+import pytest
+import torch
+from pydantic import Field
+
+from zoo import UserError
+from zoo.recipe import load_recipe
+from zoo.registry import Registry
+from zoo.validation import describe_type, lookup_entry, validate_recipe_shape, validate_section
+
+TOP_LEVEL = ("name", "seed", "base", "description", "task", "data", "model", "loss", "optimizer", "scheduler")
+
+
+# -- small typed factories, registered per test ----------------------------------------------
+
+
+def sgd(params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
+    """Plain SGD."""
+    return ("sgd", params, lr, momentum, nesterov)
+
+
+def step(optimizer, step_size: int = 10, gamma: float = 0.1):
+    return ("step", optimizer, step_size, gamma)
+
+
+def classification(epochs: int = 3, batch_size: int = 20, valid_fraction: float = 0.2,
+                   device: str = "auto", amp: bool = False):
+    return {}
+
+
+def imagefolder(root: str, image_size: int = 32, augment: list[Union[str, dict]] = (),
+                mean: tuple[float, float, float] = (0.5, 0.5, 0.5), split: Literal["train", "test"] = "train",
+                limit: Optional[int] = None, weights: dict[str, float] = None, anything=None):
+    return {}
+
+
+def cnn(num_classes: int, in_channels: int = 3, width: Annotated[int, Field(ge=1)] = 8):
+    return {}
+
+
+def wide(depth: int = 2, **kwargs):
+    return {}
+
+
+def mystery(size: NotDefinedAnywhere = 1):  # noqa: F821 (an annotation nobody can resolve)
+    return size
+
+
+def registry(kind: str, **factories) -> Registry:
+    reg = Registry(kind)
+    for name, factory in factories.items():
+        reg.register(name, factory)
+    return reg
+
+
+OPTIMIZERS = registry("optimizers", sgd=sgd, torch_sgd=torch.optim.SGD)
+TASKS = registry("tasks", classification=classification)
+DATASETS = registry("datasets", imagefolder=imagefolder)
+MODELS = registry("models", cnn=cnn, wide=wide, mystery=mystery)
+SCHEDULERS = registry("schedulers", step=step)
+
+
+def recipe_file(tmp_path: Path, text: str, overrides=()):
+    path = tmp_path / "r.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path, load_recipe(path, overrides)
+
+
+def failure(call) -> str:
+    with pytest.raises(UserError) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+BASIC = """
+    task: {name: classification, epochs: 3}
+    data:
+      name: imagefolder
+      root: data
+    model: {name: cnn, num_classes: 4}
+    optimizer:
+      name: sgd
+      lr: 0.1
+"""
+
+
+# -- the rules, one by one -------------------------------------------------------------------
+
+
+def test_valid_sections_give_the_kwargs(tmp_path):
+    _, recipe = recipe_file(tmp_path, BASIC)
+    assert validate_section(recipe, "task", TASKS.get("classification")) == {"epochs": 3}
+    assert validate_section(recipe, "data", DATASETS.get("imagefolder")) == {"root": "data"}
+    kwargs = validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",))
+    assert kwargs == {"lr": 0.1}
+    assert OPTIMIZERS.get("sgd").load()("P", **kwargs) == ("sgd", "P", 0.1, 0.0, False)
+
+
+def test_unknown_key_names_line_suggestion_and_accepted(tmp_path):
+    path, recipe = recipe_file(tmp_path, """
+        task: {name: classification}
+        optimizer:
+          name: sgd
+          lrr: 0.1
+    """)
+    message = failure(lambda: validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",)))
+    assert message == (f"{path}:4: optimizer.lrr: unknown key for optimizer 'sgd' (did you mean 'lr'?); "
+                       f"accepted: lr, momentum, nesterov")
+
+
+def test_unknown_key_from_an_override_points_at_the_command_line(tmp_path):
+    _, recipe = recipe_file(tmp_path, BASIC, ["optimizer.momentun=0.9"])
+    message = failure(lambda: validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",)))
+    assert message.startswith("command line (optimizer.momentun=0.9): optimizer.momentun: unknown key")
+    assert "did you mean 'momentum'?" in message
+
+
+def test_override_of_an_accepted_new_key_is_kept(tmp_path):
+    _, recipe = recipe_file(tmp_path, BASIC, ["optimizer.momentum=0.9", "optimizer.nesterov=true"])
+    kwargs = validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",))
+    assert kwargs == {"lr": 0.1, "momentum": 0.9, "nesterov": True}
+
+
+def test_missing_required_key(tmp_path):
+    path, recipe = recipe_file(tmp_path, """
+        task: {name: classification}
+        data:
+          name: imagefolder
+          image_size: 28
+    """)
+    message = failure(lambda: validate_section(recipe, "data", DATASETS.get("imagefolder")))
+    assert message == (f"{path}:2: data: missing required key 'root' for dataset 'imagefolder'; "
+                       f"accepted: root, image_size, augment, mean, split, limit, weights, anything")
+
+
+def test_wrong_type(tmp_path):
+    path, recipe = recipe_file(tmp_path, """
+        name: r
+        task:
+          name: classification
+          epochs: ten
+    """)
+    message = failure(lambda: validate_section(recipe, "task", TASKS.get("classification")))
+    assert message == f"{path}:4: task.epochs: expected int, got 'ten' (str)"
+
+
+def test_wrong_type_from_override(tmp_path):
+    _, recipe = recipe_file(tmp_path, BASIC, ["optimizer.lr=fast"])
+    message = failure(lambda: validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",)))
+    assert message == "command line (optimizer.lr=fast): optimizer.lr: expected float, got 'fast' (str)"
+
+
+def test_lax_conversions_follow_the_annotations(tmp_path):
+    _, recipe = recipe_file(tmp_path, """
+        task: {name: classification, epochs: "3", valid_fraction: 1, amp: yes, batch_size: 8.0}
+    """)
+    kwargs = validate_section(recipe, "task", TASKS.get("classification"))
+    assert kwargs == {"epochs": 3, "valid_fraction": 1.0, "amp": True, "batch_size": 8}
+    assert type(kwargs["epochs"]) is int and type(kwargs["valid_fraction"]) is float
+
+
+def test_yes_is_not_a_float(tmp_path):
+    path, recipe = recipe_file(tmp_path, "optimizer: {name: sgd, lr: yes}\n")
+    message = failure(lambda: validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",)))
+    assert message == f"{path}:1: optimizer.lr: expected float, got 'yes' (str)"
+
+
+def test_fractional_float_is_not_an_int(tmp_path):
+    path, recipe = recipe_file(tmp_path, "task: {name: classification, epochs: 2.5}\n")
+    assert failure(lambda: validate_section(recipe, "task", TASKS.get("classification"))) == \
+        f"{path}:1: task.epochs: expected int, got 2.5 (float)"
+
+
+def test_containers_literals_and_optionals(tmp_path):
+    _, recipe = recipe_file(tmp_path, """
+        data:
+          name: imagefolder
+          root: data
+          augment: [hflip, {rotate: 10}]
+          mean: [0.4, 0.5, 0.6]
+          split: test
+          limit: null
+          weights: {a: 1, b: 0.5}
+          anything: {whatever: [1, 2]}
+    """)
+    kwargs = validate_section(recipe, "data", DATASETS.get("imagefolder"))
+    assert kwargs["augment"] == ["hflip", {"rotate": 10}] and type(kwargs["augment"]) is list
+    assert kwargs["mean"] == (0.4, 0.5, 0.6)
+    assert kwargs["split"] == "test" and kwargs["limit"] is None
+    assert kwargs["weights"] == {"a": 1.0, "b": 0.5}  # default None: null is accepted too
+    assert kwargs["anything"] == {"whatever": [1, 2]}  # no annotation: anything goes, unchanged
+
+
+def test_literal_error_lists_the_choices(tmp_path):
+    path, recipe = recipe_file(tmp_path, "data: {name: imagefolder, root: d, split: valid}\n")
+    message = failure(lambda: validate_section(recipe, "data", DATASETS.get("imagefolder")))
+    assert message == f"{path}:1: data.split: expected one of 'train', 'test', got 'valid' (str)"
+
+
+def test_bad_list_item_points_at_its_line(tmp_path):
+    path, recipe = recipe_file(tmp_path, """
+        data:
+          name: imagefolder
+          root: d
+          mean:
+            - 0.5
+            - half
+            - 0.5
+    """)
+    message = failure(lambda: validate_section(recipe, "data", DATASETS.get("imagefolder")))
+    assert message.startswith(f"{path}:6: data.mean: expected tuple[float, float, float], got [0.5, 'half', 0.5]")
+    assert "item 1: input should be a valid number" in message
+
+
+def test_constraint_errors_say_which_constraint(tmp_path):
+    path, recipe = recipe_file(tmp_path, "model: {name: cnn, num_classes: 2, width: 0}\n")
+    message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
+    assert message.startswith(f"{path}:1: model.width: expected int, got 0 (int): ")
+    assert "greater than or equal to 1" in message
+
+
+def test_section_not_a_mapping(tmp_path):
+    path, recipe = recipe_file(tmp_path, "task: {name: classification}\nmodel: cnn\n")
+    message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
+    assert message.startswith(f"{path}:2: model: expected a mapping naming the model")
+    assert "got 'cnn' (str)" in message
+
+
+def test_section_without_name(tmp_path):
+    path, recipe = recipe_file(tmp_path, "task: {name: classification}\nloss:\n  weight: 2\n")
+    message = failure(lambda: validate_section(recipe, "loss", MODELS.get("cnn")))
+    assert message.startswith(f"{path}:2: loss: missing name (which loss to use")
+
+
+def test_supplied_parameter_may_not_be_set(tmp_path):
+    path, recipe = recipe_file(tmp_path, "scheduler: {name: step, optimizer: adam, step_size: 3}\n")
+    message = failure(lambda: validate_section(recipe, "scheduler", SCHEDULERS.get("step"), supplied=("optimizer",)))
+    assert message == (f"{path}:1: scheduler.optimizer: set by zoo itself for scheduler 'step', not by the "
+                       f"recipe; accepted: step_size, gamma")
+
+
+def test_ignored_runner_keys_are_accepted_but_not_passed(tmp_path):
+    _, recipe = recipe_file(tmp_path, "optimizer: {name: sgd, lr: 0.5, params: head}\n")
+    kwargs = validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",), ignore=("params",))
+    assert kwargs == {"lr": 0.5}
+
+
+def test_fill_only_where_accepted_and_unset(tmp_path):
+    _, recipe = recipe_file(tmp_path, "model: {name: cnn}\n")
+    fill = {"num_classes": 10, "in_channels": 1, "image_size": 28}
+    assert validate_section(recipe, "model", MODELS.get("cnn"), fill=fill) == {"num_classes": 10, "in_channels": 1}
+    _, recipe = recipe_file(tmp_path, "model: {name: cnn, num_classes: 5}\n")
+    assert validate_section(recipe, "model", MODELS.get("cnn"), fill=fill)["num_classes"] == 5
+
+
+def test_partial_check_tolerates_what_the_runner_fills(tmp_path):
+    path, recipe = recipe_file(tmp_path, "model: {name: cnn}\n")
+    assert validate_section(recipe, "model", MODELS.get("cnn"), partial=True) == {}
+    message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
+    assert message == (f"{path}:1: model: missing required key 'num_classes' for model 'cnn'; "
+                       f"accepted: num_classes, in_channels, width")
+
+
+def test_var_keyword_lets_unknown_keys_through(tmp_path):
+    _, recipe = recipe_file(tmp_path, "model: {name: wide, depth: '4', drop_rate: 0.1, act: [gelu]}\n")
+    assert validate_section(recipe, "model", MODELS.get("wide")) == {"depth": 4, "drop_rate": 0.1, "act": ["gelu"]}
+    _, recipe = recipe_file(tmp_path, "model: {name: wide, depth: deep}\n")
+    assert "model.depth: expected int" in failure(lambda: validate_section(recipe, "model", MODELS.get("wide")))
+
+
+def test_unresolvable_annotation_accepts_anything(tmp_path):
+    _, recipe = recipe_file(tmp_path, "model: {name: mystery, size: [1, 2]}\n")
+    assert validate_section(recipe, "model", MODELS.get("mystery")) == {"size": [1, 2]}
+
+
+def test_a_real_torch_optimizer_class(tmp_path):
+    path, recipe = recipe_file(tmp_path, "optimizer:\n  name: torch_sgd\n  lr: 1e-3\n  momentum: 0.9\n")
+    entry = OPTIMIZERS.get("torch_sgd")
+    kwargs = validate_section(recipe, "optimizer", entry, supplied=("params",))
+    weight = torch.nn.Parameter(torch.zeros(2))
+    optimizer = entry.load()([weight], **kwargs)
+    assert optimizer.param_groups[0]["lr"] == 1e-3 and optimizer.param_groups[0]["momentum"] == 0.9
+    _, recipe = recipe_file(tmp_path, "optimizer:\n  name: torch_sgd\n  lr: 1e-3\n  momentun: 0.9\n")
+    message = failure(lambda: validate_section(recipe, "optimizer", entry, supplied=("params",)))
+    assert message.startswith(f"{path}:4: optimizer.momentun: unknown key for optimizer 'torch_sgd' "
+                              f"(did you mean 'momentum'?); accepted: lr, momentum, dampening, weight_decay, nesterov")
+
+
+def test_namespace_entry_drops_the_bound_name(tmp_path):
+    def create(name: str, pretrained: bool = False, drop_rate: float = 0.0):
+        return name
+
+    reg = Registry("models")
+    reg.register_namespace("acme", create, lister=lambda: ["tiny"])
+    _, recipe = recipe_file(tmp_path, "model: {name: acme/tiny, drop_rate: 0.5}\n")
+    entry = reg.get("acme/tiny")
+    assert validate_section(recipe, "model", entry) == {"drop_rate": 0.5}
+    _, recipe = recipe_file(tmp_path, "model: {name: acme/tiny, name_: x}\n")
+    assert "accepted: pretrained, drop_rate" in failure(lambda: validate_section(recipe, "model", entry))
+
+
+# -- the top level ---------------------------------------------------------------------------
+
+
+def test_shape_unknown_top_level_key(tmp_path):
+    path, recipe = recipe_file(tmp_path, "name: r\nmodle: {name: cnn}\n")
+    message = failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL))
+    assert message == (f"{path}:2: unknown top-level key 'modle' (did you mean 'model'?); "
+                       f"allowed: {', '.join(TOP_LEVEL)}")
+
+
+@pytest.mark.parametrize("seed, shown", [("abc", "'abc' (str)"), ("true", "True (bool)"), ("1.5", "1.5 (float)")])
+def test_shape_seed_must_be_an_int(tmp_path, seed, shown):
+    path, recipe = recipe_file(tmp_path, f"name: r\nseed: {seed}\n")
+    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)) == f"{path}:2: seed: expected int, got {shown}"
+
+
+def test_shape_name_must_be_valid(tmp_path):
+    path, recipe = recipe_file(tmp_path, "seed: 1\nname: My Recipe\n")
+    message = failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL))
+    assert message.startswith(f"{path}:2: name: 'My Recipe' is not a valid recipe name")
+
+
+def test_shape_sections_must_be_named_mappings(tmp_path):
+    path, recipe = recipe_file(tmp_path, "task: {name: classification}\ndata: [a]\n")
+    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)).startswith(f"{path}:2: data: expected a mapping")
+    path, recipe = recipe_file(tmp_path, "task: {name: classification}\ndata: {root: d}\n")
+    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)).startswith(f"{path}:2: data: missing name")
+    path, recipe = recipe_file(tmp_path, "task: {name: Classification}\n")
+    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)).startswith(f"{path}:1: task.name: 'Classification'")
+
+
+def test_shape_accepts_a_good_recipe_and_null_sections(tmp_path):
+    _, recipe = recipe_file(tmp_path, textwrap.dedent(BASIC) + "seed: 3\ndescription: a test\nscheduler: null\n")
+    validate_recipe_shape(recipe, TOP_LEVEL)
+
+
+def test_lookup_entry_unknown_name_points_at_the_line(tmp_path):
+    path, recipe = recipe_file(tmp_path, "task: {name: classification}\nmodel:\n  name: cnnn\n")
+    message = failure(lambda: lookup_entry(recipe, "model", MODELS))
+    assert message.startswith(f"{path}:3: model.name: unknown model 'cnnn' (did you mean 'cnn'")
+    _, recipe = recipe_file(tmp_path, "model: {name: cnn}\n")
+    assert lookup_entry(recipe, "model", MODELS).name == "cnn"
+
+
+def test_describe_type():
+    assert describe_type(int) == "int"
+    assert describe_type(Optional[float]) == "float or null"
+    assert describe_type(list[int]) == "list[int]"
+    assert describe_type(Literal["a", "b"]) == "one of 'a', 'b'"
+    assert describe_type(tuple[int, ...]) == "tuple[int, ...]"

@@ -1,0 +1,305 @@
+"""In-memory image datasets served a batch at a time.
+
+``TensorImageDataset`` holds a whole split as one tensor of images decoded once (uint8, or
+float in [0, 1]) and one int64 tensor of labels. A batch is gathered with one indexing
+operation, converted to float, augmented with per-sample random parameters drawn for the
+whole batch at once, and transformed (resize, channels, normalisation) as one tensor, on
+whatever device the images live. This replaces the per-sample PIL round trip of a
+``torchvision`` dataset plus ``DataLoader`` with a few tensor operations per batch.
+
+The augmentation and transform callables come from dataset plugins; this module only calls
+them. It imports torch and nothing else from outside the standard library.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import torch
+from torch.utils.data import Dataset
+
+__all__ = ["TensorImageDataset", "BatchCompose", "RandomBatchCompose", "finish_batch", "split_indices"]
+
+#: ``transform(x) -> x``: deterministic, on a float batch B×C×H×W.
+BatchTransform = Callable[[torch.Tensor], torch.Tensor]
+#: ``augment(x, generator) -> x``: random, on a float batch B×C×H×W in [0, 1].
+BatchAugment = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
+Indices = Union[torch.Tensor, Sequence[int]]
+
+
+class BatchCompose:
+    """Apply deterministic batch transforms ``f(x) -> x`` one after the other."""
+
+    def __init__(self, transforms: Iterable[BatchTransform]):
+        self.transforms = list(transforms)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for transform in self.transforms:
+            x = transform(x)
+        return x
+
+    def __repr__(self) -> str:
+        return f"BatchCompose({self.transforms!r})"
+
+
+class RandomBatchCompose:
+    """Apply random batch augmentations ``f(x, generator) -> x`` one after the other."""
+
+    def __init__(self, augments: Iterable[BatchAugment]):
+        self.augments = list(augments)
+
+    def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        for augment in self.augments:
+            x = augment(x, generator)
+        return x
+
+    def __repr__(self) -> str:
+        return f"RandomBatchCompose({self.augments!r})"
+
+
+def finish_batch(
+    x: torch.Tensor,
+    *,
+    transform: Optional[BatchTransform] = None,
+    augment: Optional[BatchAugment] = None,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """Turn a gathered batch into model input: to float in [0, 1], augment, transform.
+
+    ``x``: B×C×H×W, uint8 (0..255) or floating point (0..1). ``augment`` (when given) is
+    called as ``augment(x, generator)`` before ``transform(x)``. Returns a float32 batch.
+    Every dataset of this module goes through it, so all give the same values.
+    """
+    if x.dtype == torch.uint8:
+        x = x.float().div_(255.0)  # exactly as torchvision ToTensor
+    elif x.dtype != torch.float32:
+        x = x.float()
+    if augment is not None:
+        x = augment(x, generator)
+    if transform is not None:
+        x = transform(x)
+    return x
+
+
+def _as_index(indices: Indices) -> torch.Tensor:
+    if isinstance(indices, torch.Tensor):
+        return indices.long().reshape(-1)
+    return torch.as_tensor(list(indices), dtype=torch.long).reshape(-1)
+
+
+class TensorImageDataset(Dataset):
+    """A split of images held as one tensor, served by ``batch()`` or item by item.
+
+    ``images``: N×C×H×W, uint8 (0..255) or floating point (0..1), decoded once.
+    ``labels``: N integer labels (stored as int64).
+    ``classes``: the class names, ``classes[i]`` naming label ``i`` (optional).
+    ``transform``: deterministic batch callable ``f(x) -> x`` applied to every batch
+    (resize, grayscale to RGB, normalisation), ``x`` float B×C×H×W in [0, 1].
+    ``augment``: random batch callable ``f(x, generator) -> x`` applied before ``transform``
+    when a batch asks for it (training); it draws its own parameters per sample.
+
+    Items are ``(float tensor C×H×W, int label)``, computed through ``batch()`` with a batch
+    of one, so item-wise and batch-wise access give the same values.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: Union[torch.Tensor, Sequence[int]],
+        *,
+        classes: Optional[Sequence[str]] = None,
+        transform: Optional[BatchTransform] = None,
+        augment: Optional[BatchAugment] = None,
+    ):
+        if not isinstance(images, torch.Tensor) or images.dim() != 4:
+            raise ValueError(f"images must be a tensor N×C×H×W, got {_describe(images)}")
+        if images.dtype != torch.uint8 and not images.is_floating_point():
+            raise ValueError(f"images must be uint8 or floating point, got {images.dtype}")
+        labels = torch.as_tensor(labels)
+        if labels.dim() != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be a 1-D integer tensor, got {_describe(labels)}")
+        if labels.numel() != images.shape[0]:
+            raise ValueError(f"{images.shape[0]} images but {labels.numel()} labels")
+        self._images = images
+        self._labels = labels.to(device=images.device, dtype=torch.long)
+        self._index: Optional[torch.Tensor] = None  # rows of _images this view holds
+        self._classes = list(classes) if classes is not None else None
+        self.transform = transform
+        self.augment = augment
+        self._sample_shape: Optional[tuple] = None
+
+    # -- the batch path ------------------------------------------------------------------
+
+    def batch(
+        self,
+        indices: Indices,
+        *,
+        augment: bool = True,
+        generator: Optional[torch.Generator] = None,
+    ) -> tuple:
+        """Gather, convert, augment and transform the samples at ``indices``.
+
+        ``indices``: positions in this dataset, in ``[0, len(self))`` (a LongTensor or a
+        sequence of ints). ``augment``: apply the augmentation (when the dataset has one).
+        ``generator``: the ``torch.Generator`` the augmentation draws from (the global one
+        when None). Returns ``(x, y)``: ``x`` float B×C×H×W and ``y`` int64 B, on the device
+        of the images.
+        """
+        rows = _as_index(indices).to(self._images.device)
+        if self._index is not None:
+            rows = self._index.index_select(0, rows)
+        x = finish_batch(
+            self._images.index_select(0, rows),
+            transform=self.transform,
+            augment=self.augment if augment else None,
+            generator=generator,
+        )
+        return x, self._labels.index_select(0, rows)
+
+    def __len__(self) -> int:
+        return self._images.shape[0] if self._index is None else self._index.numel()
+
+    def __getitem__(self, i: int) -> tuple:
+        """Sample ``i`` as ``(float tensor C×H×W, int label)`` (augmented when the dataset is)."""
+        n = len(self)
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+        x, y = self.batch(torch.tensor([i]))
+        return x[0], int(y[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> list:
+        """Many samples through one ``batch()`` call (``torch.utils.data.DataLoader`` uses it)."""
+        x, y = self.batch(indices)
+        return list(zip(x.unbind(0), y.tolist()))
+
+    # -- views ---------------------------------------------------------------------------
+
+    def _view(self, **changes) -> "TensorImageDataset":
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view.__dict__.update(changes)
+        return view
+
+    def subset(self, indices: Indices) -> "TensorImageDataset":
+        """The samples at ``indices`` (positions in this dataset, negatives count from the end).
+
+        The result shares this dataset's image storage; only an index is kept.
+        """
+        n = len(self)
+        idx = _as_index(indices).to(self._images.device)
+        idx = torch.where(idx < 0, idx + n, idx)
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
+            raise IndexError(f"subset indices out of range for a dataset of {n} samples")
+        if self._index is not None:
+            idx = self._index.index_select(0, idx)
+        return self._view(_index=idx)
+
+    def to(self, device: Union[str, torch.device]) -> "TensorImageDataset":
+        """A copy whose images and labels live on ``device`` (the same object when already there)."""
+        device = torch.device(device)
+        if self._images.device == device:
+            return self
+        index = self._index.to(device) if self._index is not None else None
+        return self._view(
+            _images=self._images.to(device), _labels=self._labels.to(device), _index=index
+        )
+
+    def without_augment(self) -> "TensorImageDataset":
+        """The same samples with no augmentation (for validation and testing)."""
+        return self._view(augment=None)
+
+    # -- descriptions --------------------------------------------------------------------
+
+    @property
+    def has_augment(self) -> bool:
+        """Whether batches are augmented (unless ``batch(augment=False)`` is asked)."""
+        return self.augment is not None
+
+    @property
+    def classes(self) -> Optional[list]:
+        """The class names (``classes[i]`` names label ``i``), or None."""
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """The labels of this dataset's samples, int64, in order."""
+        if self._index is None:
+            return self._labels
+        return self._labels.index_select(0, self._index)
+
+    @property
+    def device(self) -> torch.device:
+        return self._images.device
+
+    @property
+    def sample_shape(self) -> tuple:
+        """``(C, H, W)`` of one sample after the transform."""
+        if self._sample_shape is None:
+            probe = torch.zeros((1,) + tuple(self._images.shape[1:]), device=self._images.device)
+            if self.transform is not None:
+                probe = self.transform(probe)
+            self._sample_shape = tuple(probe.shape[1:])
+        return self._sample_shape
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the image and label tensors (shared by subsets and views)."""
+        return (
+            self._images.numel() * self._images.element_size()
+            + self._labels.numel() * self._labels.element_size()
+        )
+
+    def __repr__(self) -> str:
+        c, h, w = self.sample_shape
+        return (
+            f"TensorImageDataset({len(self)} samples, {c}×{h}×{w}, "
+            f"{len(self._classes) if self._classes is not None else '?'} classes, "
+            f"augment={'yes' if self.has_augment else 'no'}, device={self.device})"
+        )
+
+
+def split_indices(
+    labels: Union[torch.Tensor, Sequence[int]],
+    fraction: float,
+    *,
+    seed: int = 0,
+    stratify: bool = True,
+) -> tuple:
+    """Split positions ``0..N-1`` into ``(kept, held_out)`` LongTensors, reproducibly.
+
+    ``fraction`` (0..1) of the samples are held out, drawn with ``torch.Generator`` seeded
+    by ``seed``. With ``stratify`` every label keeps its share: each class gives
+    ``round(fraction * its count)`` samples (the rounding leftovers are shared so the total
+    is ``round(fraction * N)``). Both outputs are sorted.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    labels = torch.as_tensor(labels).reshape(-1).cpu()
+    n = labels.numel()
+    target = int(round(fraction * n))
+    generator = torch.Generator().manual_seed(int(seed))
+    if not stratify or n == 0:
+        held = torch.randperm(n, generator=generator)[:target]
+    else:
+        groups = [torch.nonzero(labels == c).flatten() for c in torch.unique(labels)]
+        shares = [fraction * g.numel() for g in groups]
+        counts = [int(s) for s in shares]
+        # hand the leftover samples to the classes with the largest remainders
+        order = sorted(range(len(groups)), key=lambda k: shares[k] - counts[k], reverse=True)
+        for k in order[: max(0, target - sum(counts))]:
+            counts[k] += 1
+        held = torch.cat(
+            [g[torch.randperm(g.numel(), generator=generator)[:k]] for g, k in zip(groups, counts)]
+        )
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[held] = False
+    return torch.nonzero(mask).flatten(), torch.sort(held).values
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    return type(value).__name__
