@@ -176,5 +176,5 @@ def test_pets_missing_files_error_names_them(tmp_path):
     with pytest.raises(UserError) as error:
         oxford_pets(root=str(tmp_path / "data"))
     message = str(error.value)
-    assert str(tmp_path / "data" / "oxford-iiit-pet" / "images") in message
-    assert "trainval.txt" in message and "download: true" in message
+    assert f"images, annotations/trainval.txt, annotations/test.txt in {tmp_path / 'data' / 'oxford-iiit-pet'};" in message
+    assert "download: true" in message

@@ -336,7 +336,8 @@ def test_shape_sections_must_be_named_mappings(tmp_path):
     path, recipe = recipe_file(tmp_path, "task: {name: classification}\ndata: {root: d}\n")
     assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)).startswith(f"{path}:2: data: missing name")
     path, recipe = recipe_file(tmp_path, "task: {name: Classification}\n")
-    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)).startswith(f"{path}:1: task.name: 'Classification'")
+    message = failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL))
+    assert message.startswith(f"{path}:1: task.name: 'Classification' is not a task name")
 
 
 def test_shape_accepts_a_good_recipe_and_null_sections(tmp_path):

@@ -23,13 +23,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Optional
 
 from zoo._version import __version__
+from zoo.atomic import write_text
 
 FORMAT = 1
 ENTRY_POINT_GROUP = "zoo.plugins"
@@ -129,24 +129,6 @@ def read(path: Optional[Path] = None) -> Optional[dict]:
     return data
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def build(manager: Any) -> dict:
     """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
     from zoo.plugins import describe_exception, warn
@@ -208,7 +190,7 @@ def load(*, refresh: bool = False, quiet: bool = False) -> dict:
 
     data = build(get_manager(quiet=quiet))
     try:
-        write_atomic(path, json.dumps(data, separators=(",", ":")))
+        write_text(path, json.dumps(data, separators=(",", ":")))
     except OSError:
         pass
     data["cached"] = False

@@ -339,7 +339,8 @@ def _read_text(path: Path, display: str, referenced_at: Optional[str] = None) ->
     except FileNotFoundError:
         raise UserError(f"{prefix}{display}") from None
     except IsADirectoryError:
-        raise UserError(f"{referenced_at + ': ' if referenced_at else ''}{display}: is a folder, not a recipe file") from None
+        at = f"{referenced_at}: " if referenced_at else ""
+        raise UserError(f"{at}{display}: is a folder, not a recipe file") from None
     except OSError as exc:
         raise UserError(f"{display}: cannot read: {exc.strerror or exc}") from None
     try:

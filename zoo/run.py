@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from zoo import checkpoints
+from zoo.atomic import write_text
 from zoo.errors import UserError
 from zoo.registry import Registries
 
@@ -147,13 +148,12 @@ class Run:
         scheduler); ``fill`` holds values the runner offers for parameters the factory accepts
         and the recipe leaves unset (``num_classes``, ``in_channels``, ``epochs``...).
         """
-        from zoo.validation import validate_section
+        from zoo.validation import lookup_entry, validate_section
 
         kind = SECTION_KINDS[section]
-        spec = self.recipe.section(section)
-        if not spec:
+        if not self.recipe.section(section):
             raise UserError(f"{self.recipe.where(())}: the recipe has no {section}: section")
-        entry = self.registries[kind].get(spec.get("name"))
+        entry = lookup_entry(self.recipe, section, self.registries[kind])
         supplied = _leading_parameters(entry, len(args))
         kwargs = validate_section(self.recipe, section, entry, supplied=supplied,
                                   fill=fill or {}, ignore=RUNNER_KEYS.get(section, ()))
@@ -240,13 +240,13 @@ def check_recipe(recipe: Any, registries: Registries) -> tuple:
 
     Returns ``(task entry, validated task options)``.
     """
-    from zoo.validation import validate_recipe_shape, validate_section
+    from zoo.validation import lookup_entry, validate_recipe_shape, validate_section
 
     validate_recipe_shape(recipe, TOP_LEVEL)
     task_spec = recipe.section("task")
     if not task_spec:
         raise UserError(f"{recipe.where(())}: the recipe has no task: section (e.g. task: {{name: classification}})")
-    task_entry = registries.tasks.get(task_spec.get("name"))
+    task_entry = lookup_entry(recipe, "task", registries.tasks)
     task_options = validate_section(recipe, "task", task_entry)
     sections = task_sections(task_entry)
     for section in sections + OPTIONAL_SECTIONS:
@@ -255,7 +255,7 @@ def check_recipe(recipe: Any, registries: Registries) -> tuple:
             if section in sections:
                 raise UserError(f"{recipe.where(())}: task {task_entry.name!r} needs a {section}: section")
             continue
-        entry = registries[SECTION_KINDS[section]].get(spec.get("name"))
+        entry = lookup_entry(recipe, section, registries[SECTION_KINDS[section]])
         leading = 1 if section in ("optimizer", "scheduler") else 0
         validate_section(recipe, section, entry, supplied=_leading_parameters(entry, leading),
                          fill=None, ignore=RUNNER_KEYS.get(section, ()), partial=True)
@@ -296,9 +296,7 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
             make_directory(directory)
     run.directory = directory if run.is_main else None
     if run.is_main and (resume is None or recipe.overrides):  # a resume may extend the recipe
-        from zoo.catalog import write_atomic
-
-        write_atomic(directory / "recipe.yaml", recipe.to_yaml())
+        write_text(directory / "recipe.yaml", recipe.to_yaml())
     seed_everything(seed)
     manager.call_lifecycle("zoo_run_start", run=run)
     report: dict = {}
@@ -309,9 +307,7 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
             manager.call_lifecycle("zoo_run_end", run=run, report={}, error=exc)
         raise
     if run.is_main:
-        from zoo.catalog import write_atomic
-
-        write_atomic(directory / "report.json", json.dumps(report, indent=2, default=_json_default))
+        write_text(directory / "report.json", json.dumps(report, indent=2, default=_json_default))
         manager.call_lifecycle("zoo_run_end", run=run, report=report, error=None)
     return dict(report, run_dir=str(directory))
 

@@ -26,35 +26,36 @@ def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
 
 
 def labels_of(dataset: Dataset) -> torch.Tensor:
-    """Every label of ``dataset`` (cheap for tensor datasets; reads items otherwise)."""
-    if isinstance(dataset, TensorImageDataset):
-        return dataset.targets.cpu()
+    """Every label of ``dataset`` (cheap when it has ``targets``; reads items otherwise)."""
     if isinstance(dataset, Subset):
         return labels_of(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
     targets = getattr(dataset, "targets", None)
     if targets is not None:
-        return torch.as_tensor(list(targets) if not isinstance(targets, torch.Tensor) else targets).long()
+        return torch.as_tensor(targets if isinstance(targets, torch.Tensor) else list(targets)).long().cpu()
     return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))], dtype=torch.long)
 
 
 def is_random(dataset: Dataset) -> bool:
     """Whether items of ``dataset`` change from one read to the next (random augmentation)."""
-    if isinstance(dataset, TensorImageDataset):
-        return dataset.has_augment
     if isinstance(dataset, Subset):
         return is_random(dataset.dataset)
     return bool(getattr(dataset, "has_augment", True))
 
 
+def has_views(dataset: Dataset) -> bool:
+    """zoo's datasets (in memory or lazy) offer ``subset`` and ``without_augment`` views."""
+    return callable(getattr(dataset, "subset", None)) and callable(getattr(dataset, "without_augment", None))
+
+
 def split_off(dataset: Dataset, held: torch.Tensor, kept: torch.Tensor) -> tuple:
     """``(train part, validation part)``; the validation part is never augmented when that can be undone."""
-    if isinstance(dataset, TensorImageDataset):
+    if has_views(dataset):
         return dataset.subset(kept), dataset.subset(held).without_augment()
     return Subset(dataset, kept.tolist()), Subset(dataset, held.tolist())
 
 
 def eval_view(dataset: Dataset) -> Dataset:
-    return dataset.without_augment() if isinstance(dataset, TensorImageDataset) else dataset
+    return dataset.without_augment() if has_views(dataset) else dataset
 
 
 class Batches:

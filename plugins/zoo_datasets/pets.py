@@ -24,7 +24,8 @@ def _read_splits(root: str, download: bool) -> dict:
     missing = [p for p in expected if not p.exists()]
     if missing and not download:
         raise UserError(
-            f"oxford_pets: missing {', '.join(str(p) for p in missing)}; set download: true to fetch them, or "
+            f"oxford_pets: missing {', '.join(str(p.relative_to(base)) for p in missing)} in {base}; "
+            f"set download: true to fetch them, or "
             f"unpack images.tar.gz and annotations.tar.gz (https://www.robots.ox.ac.uk/~vgg/data/pets/) into {base}"
         )
     sets = {}

@@ -73,8 +73,8 @@ def _load_mnist_like(cls: type, name: str, root: str, download: bool) -> tuple:
     missing = [p for p in files if not p.is_file()]
     if missing and not legacy and not download:
         raise UserError(
-            f"{name}: missing {', '.join(str(p) for p in missing)}; set download: true to fetch them, "
-            f"or copy the four IDX files (or their .gz) into {raw}"
+            f"{name}: missing {', '.join(p.name for p in missing)} in {raw}; set download: true to fetch "
+            f"them, or copy the four IDX files (or their .gz) there"
         )
     try:
         train = cls(root, train=True, download=download)
@@ -189,8 +189,8 @@ def _cifar_problem(cls: type, name: str, folder: Path, checksum: bool) -> Option
     missing = [folder / f for f, _ in entries if not (folder / f).is_file()]
     if missing:
         return (
-            f"{name}: missing {', '.join(str(p) for p in missing)}; set download: true to fetch them, "
-            f"or unpack {cls.filename} (from {cls.url}) into {folder.parent}"
+            f"{name}: missing {', '.join(p.name for p in missing)} in {folder}; set download: true to fetch "
+            f"them, or unpack {cls.filename} (from {cls.url}) into {folder.parent}"
         )
     if checksum:
         for filename, md5 in entries:
