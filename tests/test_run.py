@@ -139,3 +139,30 @@ def test_lifecycle_hooks_see_every_epoch(recipe, tmp_path, capsys):
     get_manager().register(Spy(), "spy")
     run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", capsys=capsys)
     assert seen == [("start", "digits_mlp", True), ("epoch", 1, True), ("epoch", 2, True), ("end", True, None)]
+
+
+@pytest.mark.parametrize("options", [
+    ["task.amp=bf16"],
+    ["task.channels_last=true", "model.name=cnn", "model.hidden=64"],
+    ["task.compile=true", "task.compile_backend=eager"],
+])
+def test_accelerator_options_run_on_cpu(recipe, tmp_path, capsys, options):
+    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", *options, capsys=capsys)
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["test"]["accuracy"] > 0.5
+
+
+def test_fp16_without_cuda_is_a_user_error(recipe, tmp_path, capsys):
+    assert main(["run", str(recipe), "--output", str(tmp_path / "r"), "task.amp=fp16"]) == 2
+    assert "fp16 needs a CUDA device" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_take_the_data_fails_before_training(recipe, tmp_path, capsys):
+    assert main(["run", str(recipe), "--output", str(tmp_path / "r"), "model.image_size=28"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cannot take the data's 1x8x8 images" in err and "digits_mlp.yaml" in err
+
+
+def test_a_model_with_the_wrong_number_of_outputs_fails_before_training(recipe, tmp_path, capsys):
+    assert main(["run", str(recipe), "--output", str(tmp_path / "r"), "model.num_classes=3"]) == 2
+    assert "gives outputs of shape (4, 3) but the data has 10 classes" in capsys.readouterr().err

@@ -4,6 +4,8 @@
     zoo info KIND NAME [KEY=VALUE ...] [--json]
     zoo plugins [--json]
     zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
+    zoo eval RUN_DIR [KEY=VALUE ...] [--json]
+    zoo predict RUN_DIR IMAGE... [--top-k K] [--json]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. This module imports only the
@@ -62,6 +64,18 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="validate everything (names, keys, data files) and print the resolved recipe")
 
+    p = commands.add_parser("eval", help="test a finished run's best checkpoint again, optionally on other data")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override the run's recipe keys, e.g. data.root=other_folder (values are YAML)")
+    p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+
+    p = commands.add_parser("predict", help="the most probable classes of image files, by a run's best checkpoint")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown per image (default 3)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -86,7 +100,15 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_command(args.recipe, args.overrides, output=args.output, resume=args.resume,
                            dry_run=args.dry_run)
-    raise UserError("a command is required: list, info, plugins, run (see 'zoo --help')")
+    if args.command == "eval":
+        from zoo.commands.evaluate import eval_command
+
+        return eval_command(args.run_dir, args.overrides, as_json=args.json)
+    if args.command == "predict":
+        from zoo.commands.evaluate import predict_command
+
+        return predict_command(args.run_dir, args.images, top_k=args.top_k, as_json=args.json)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -97,10 +119,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:
-            # `zoo run r.yaml --output DIR task.epochs=2`: overrides may follow the options
-            if getattr(args, "overrides", None) is None or any(e.startswith("-") or "=" not in e for e in extra):
+            # `zoo run r.yaml --output DIR task.epochs=2`: overrides (or predict's images) may follow the options
+            trailing = "images" if args.command == "predict" else "overrides"
+            if getattr(args, trailing, None) is None or any(
+                    e.startswith("-") or (trailing == "overrides" and "=" not in e) for e in extra):
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
-            args.overrides = list(args.overrides) + extra
+            setattr(args, trailing, list(getattr(args, trailing)) + extra)
         return dispatch(args)
     except UserError as exc:
         if debug:

@@ -235,6 +235,19 @@ class TensorImageDataset(Dataset):
         return self._images.device
 
     @property
+    def stored_shape(self) -> tuple:
+        """``(C, H, W)`` of one sample as stored, before the transform (what ``prepare`` takes)."""
+        return tuple(self._images.shape[1:])
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn new images into model input exactly as this dataset's samples (no augmentation).
+
+        ``images``: B×C×H×W at ``stored_shape``, uint8 (0..255) or floating point (0..1).
+        Returns the float32 batch after the transform, on the device of this dataset.
+        """
+        return finish_batch(images.to(self._images.device), transform=self.transform)
+
+    @property
     def sample_shape(self) -> tuple:
         """``(C, H, W)`` of one sample after the transform."""
         if self._sample_shape is None:

@@ -18,6 +18,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
 
 from zoo.data import TensorImageDataset
+from zoo_classify.features import FeatureDataset
+
+IN_MEMORY = (TensorImageDataset, FeatureDataset)
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
@@ -71,7 +74,7 @@ class Batches:
         self.num_workers = num_workers
         self.drop_singleton = drop_singleton
         self.dataset = dataset
-        if isinstance(dataset, TensorImageDataset) and device.type != "cpu" and _fits(dataset, device, data_on_device):
+        if isinstance(dataset, IN_MEMORY) and device.type != "cpu" and _fits(dataset, device, data_on_device):
             self.dataset = dataset.to(device)
 
     def __len__(self) -> int:
@@ -91,7 +94,7 @@ class Batches:
     def epoch(self, epoch: int) -> Iterator[tuple]:
         """The batches of epoch ``epoch`` (shuffled when training)."""
         n = len(self.dataset)
-        if isinstance(self.dataset, TensorImageDataset):
+        if isinstance(self.dataset, IN_MEMORY):
             order = torch.randperm(n, generator=epoch_generator(self.seed, epoch)) if self.train else torch.arange(n)
             augment_generator = epoch_generator(self.seed, epoch, stream=1)
             if self.dataset.device.type != "cpu":
@@ -117,7 +120,7 @@ class Batches:
             yield x.to(self.device, non_blocking=True), torch.as_tensor(y).to(self.device, non_blocking=True)
 
 
-def _fits(dataset: TensorImageDataset, device: torch.device, policy: str) -> bool:
+def _fits(dataset: "TensorImageDataset | FeatureDataset", device: torch.device, policy: str) -> bool:
     if policy == "never":
         return False
     if policy == "always":

@@ -199,9 +199,11 @@ class ClassificationTask:
             set_rng_state(saved["rng"])
             run.log(f"resuming {run.directory} after epoch {state['epoch']}")
         self._describe(run, data, model, train)
+        started = time.perf_counter()
+        step_model, train, valid = self._feature_cache(run, model, data, precision, step_model, train, valid)
 
         for epoch in range(state["epoch"] + 1, o.epochs + 1):
-            started = time.perf_counter()
+            started = started or time.perf_counter()
             train_loss = self._train_epoch(run, step_model, criterion, optimizer, precision, train, epoch,
                                            scheduler if scheduler_step == "batch" else None)
             valid_loss, valid_accuracy, _ = evaluate(step_model, criterion, valid, data["num_classes"], precision)
@@ -228,10 +230,48 @@ class ClassificationTask:
                 "scaler": precision.state_dict(), "rng": rng_state(), **state,
             })
             run.epoch_end(epoch, metrics)
+            started = None
             if o.patience is not None and state["bad_epochs"] >= o.patience:
                 run.log(f"early stop: no better validation loss for {o.patience} epochs")
                 break
         return self._test(run, model, criterion, data, precision, state)
+
+    def _feature_cache(self, run, model, data, precision, step_model, train, valid) -> tuple:
+        """With a frozen backbone and fixed training images, train the head on features computed once.
+
+        Returns ``(model to train, training batches, validation batches)``: the head and the
+        stored features, or what it was given when the cache can't be used (and says why).
+        """
+        from zoo_classify.batches import Batches, first_batch, is_random
+        from zoo_classify.features import extract, frozen_head, same_output
+
+        head = frozen_head(model)
+        if head is None:
+            return step_model, train, valid
+        if is_random(data["train"]):
+            run.log("frozen backbone, but the training images are randomly augmented, so the backbone "
+                    "runs every step (remove data.augment to compute its features once)")
+            return step_model, train, valid
+        probe, _ = first_batch(data["train"], 2)
+        if not same_output(model, head, probe.to(run.device)):
+            run.log(f"frozen backbone, but head {head!r} is not simply applied to the backbone's output "
+                    f"in this model, so the backbone runs every step")
+            return step_model, train, valid
+        o = self.options
+        started = time.perf_counter()
+        once = dict(batch_size=o.eval_batch_size or 4 * o.batch_size, device=run.device, train=False,
+                    num_workers=o.num_workers, data_on_device=o.data_on_device)
+        train_features = extract(model, head, Batches(train.dataset, **once), precision)
+        valid_features = extract(model, head, Batches(valid.dataset, **once), precision)
+        run.log(f"frozen backbone: features of {len(train_features)} training and {len(valid_features)} "
+                f"validation images computed once ({time.perf_counter() - started:.1f} s); "
+                f"training the head {head!r} on them")
+        head_module = model.get_submodule(head)
+        return (head_module,
+                Batches(train_features, batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,
+                        drop_singleton=True, data_on_device=o.data_on_device),
+                Batches(valid_features, batch_size=once["batch_size"], device=run.device, train=False,
+                        data_on_device=o.data_on_device))
 
     def _describe(self, run: Any, data: dict, model: Any, train: Any) -> None:
         c, h, w = data["shape"]
@@ -248,7 +288,7 @@ class ClassificationTask:
         total = torch.zeros((), device=run.device)
         seen = 0
         for x, y in progress(run, batches.epoch(epoch), total=len(batches), label=f"epoch {epoch}/{self.options.epochs}"):
-            if self.options.channels_last:
+            if self.options.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
             with precision.autocast():
@@ -324,6 +364,20 @@ class ClassificationTask:
                 x.cpu(), predicted.tolist(), y.tolist(), data["classes"], run.directory / "predictions.png",
                 mean=normalize.get("mean"), std=normalize.get("std")))
         return [p.name for p in written]
+
+    # -- a finished run, used again (zoo eval, zoo predict) --------------------------------
+
+    def evaluate(self, run: Any) -> dict:
+        """``zoo eval``: test the run folder's best checkpoint again; see ``zoo_classify.inference.evaluate_run``."""
+        from zoo_classify.inference import evaluate_run
+
+        return evaluate_run(self, run)
+
+    def predict(self, run: Any, paths: list, top_k: int) -> list:
+        """``zoo predict``: top-k classes of image files; see ``zoo_classify.inference.predict_images``."""
+        from zoo_classify.inference import predict_images
+
+        return predict_images(self, run, paths, top_k)
 
 
 def progress(run: Any, iterable: Any, *, total: int, label: str) -> Any:

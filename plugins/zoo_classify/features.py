@@ -1,0 +1,120 @@
+"""Transfer learning with a frozen backbone: compute the backbone's features once.
+
+When everything but the model's head is frozen and the training images are the same every
+epoch (no random augmentation), running the backbone again each epoch recomputes the same
+numbers. Instead, the backbone runs once over the training and validation images (in eval
+mode, without gradients) and the head trains on the stored features: every later epoch costs
+only the head.
+
+The head is the module named by the model's ``zoo_head`` attribute (zoo's model factories set
+it). The cache is used only when it gives the model's own output: on a probe batch
+``head(backbone(x))`` must equal ``model(x)``; otherwise training goes the ordinary way.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Union
+
+import torch
+from torch import nn
+
+Indices = Union[torch.Tensor, list]
+
+
+def frozen_head(model: nn.Module) -> Optional[str]:
+    """The head's dotted name when only the head trains; else None."""
+    head = getattr(model, "zoo_head", None)
+    if not isinstance(head, str):
+        return None
+    try:
+        head_module = model.get_submodule(head)
+    except AttributeError:
+        return None
+    head_ids = {id(p) for p in head_module.parameters()}
+    others = [p for p in model.parameters() if id(p) not in head_ids]
+    if not others or any(p.requires_grad for p in others):
+        return None
+    if not any(p.requires_grad for p in head_module.parameters()):
+        return None
+    return head
+
+
+@contextmanager
+def headless(model: nn.Module, head: str) -> Iterator[nn.Module]:
+    """Within the block the model's head is an identity: the model returns its features."""
+    parent_name, _, attr = head.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    original = getattr(parent, attr)
+    setattr(parent, attr, nn.Identity())
+    try:
+        yield model
+    finally:
+        setattr(parent, attr, original)
+
+
+def same_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
+    """Whether ``head(backbone(x))`` reproduces ``model(x)`` (in eval mode)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            full = model(x)
+            with headless(model, head):
+                features = model(x)
+            rebuilt = model.get_submodule(head)(features)
+    except Exception:
+        return False
+    finally:
+        model.train(was_training)
+    return full.shape == rebuilt.shape and torch.allclose(full, rebuilt, rtol=1e-4, atol=1e-5)
+
+
+def extract(model: nn.Module, head: str, batches: Any, precision: Any) -> "FeatureDataset":
+    """Run the backbone once over ``batches`` (no shuffling, no augmentation); keep the features."""
+    model.eval()
+    chunks, labels = [], []
+    with torch.no_grad(), headless(model, head):
+        for x, y in batches.epoch(0):
+            with precision.autocast():
+                chunks.append(model(x).float())
+            labels.append(y)
+    return FeatureDataset(torch.cat(chunks), torch.cat(labels))
+
+
+class FeatureDataset:
+    """Stored features and labels, served in batches like ``zoo.data.TensorImageDataset``."""
+
+    has_augment = False
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor):
+        self.features = features
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+    def __getitem__(self, i: int) -> tuple:
+        return self.features[i], int(self.labels[i])
+
+    def batch(self, indices: Indices, *, augment: bool = True, generator: Optional[torch.Generator] = None) -> tuple:
+        idx = torch.as_tensor(indices, dtype=torch.long).to(self.features.device)
+        return self.features.index_select(0, idx), self.labels.index_select(0, idx)
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.labels
+
+    @property
+    def device(self) -> torch.device:
+        return self.features.device
+
+    @property
+    def nbytes(self) -> int:
+        return self.features.numel() * self.features.element_size() + self.labels.numel() * 8
+
+    def to(self, device: Any) -> "FeatureDataset":
+        return FeatureDataset(self.features.to(device), self.labels.to(device))
+
+    def without_augment(self) -> "FeatureDataset":
+        return self
