@@ -124,12 +124,16 @@ class Entry:
     def doc(self) -> str:
         return inspect.getdoc(self.load()) or ""
 
-    def create(self, **kwargs: Any) -> Any:
-        """Call the factory with ``kwargs`` and return what it builds."""
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the factory and return what it builds.
+
+        ``args`` are what the runner passes first (an optimizer's parameters, a scheduler's
+        optimizer); ``kwargs`` are the recipe section's keys.
+        """
         factory = self.load()
         if self.bound_name is not None:
-            return factory(self.bound_name, **kwargs)
-        return factory(**kwargs)
+            return factory(self.bound_name, *args, **kwargs)
+        return factory(*args, **kwargs)
 
     def describe(self) -> dict:
         """A JSON-ready description for listings (no import of the factory)."""

@@ -157,7 +157,7 @@ class Run:
         supplied = _leading_parameters(entry, len(args))
         kwargs = validate_section(self.recipe, section, entry, supplied=supplied,
                                   fill=fill or {}, ignore=RUNNER_KEYS.get(section, ()))
-        return entry.create(*args, **kwargs) if not args else entry.load()(*args, **kwargs)
+        return entry.create(*args, **kwargs)
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
         """Build a registered component directly (no recipe validation)."""
