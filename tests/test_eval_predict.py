@@ -98,13 +98,14 @@ def test_eval_override_changes_the_data_and_is_recorded(trained, capsys):
     assert not list((trained / "evaluations").glob(".*.tmp"))
 
 
-def test_eval_on_image_files_of_the_same_digits_scores_the_same(trained, digits_test_split, tmp_path, capsys):
+@pytest.mark.parametrize("cache", ["true", "false"])  # decoded once, or file by file
+def test_eval_on_image_files_of_the_same_digits_scores_the_same(trained, digits_test_split, tmp_path, capsys, cache):
     images, labels = digits_test_split
     for split in ("train", "test"):
         for i, (image, label) in enumerate(zip(images, labels)):
             write_png(tmp_path / "pngs" / split / str(label) / f"{i:03d}.png", image)
     status, out, err = zoo("eval", trained, f"data.root={tmp_path / 'pngs'}", "data.name=imagefolder",
-                           "data.image_size=8", "data.channels=1", "--json", capsys=capsys)
+                           "data.image_size=8", "data.channels=1", f"data.cache={cache}", "--json", capsys=capsys)
     assert status == 0, err
     evaluation = json.loads(out)
     report = json.loads((trained / "report.json").read_text())["test"]
@@ -239,3 +240,14 @@ def test_a_dataset_prepares_new_images_exactly_as_its_own_samples():
     assert dataset.stored_shape == (1, 6, 6)
     expected, _ = dataset.batch([2, 3], augment=False)
     assert torch.equal(dataset.subset([1, 2, 3]).prepare(images[2:]), expected)
+
+
+def test_image_files_read_one_by_one_are_prepared_as_their_samples(digits_test_split, tmp_path):
+    from zoo_datasets.images import LazyImageDataset
+
+    paths = [write_png(tmp_path / f"{i}.png", digits_test_split[0][i]) for i in range(3)]
+    dataset = LazyImageDataset(paths, [0, 1, 2], size=8, mode="L", transform=lambda x: x * 2 - 1)
+    assert dataset.stored_shape == (1, 8, 8)
+    raw = torch.from_numpy(digits_test_split[0][:3]).unsqueeze(1)
+    expected, _ = dataset.batch([0, 1, 2], augment=False)
+    assert torch.equal(dataset.prepare(raw), expected)

@@ -64,13 +64,13 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="validate everything (names, keys, data files) and print the resolved recipe")
 
-    p = commands.add_parser("eval", help="test a finished run's best checkpoint again, optionally on other data")
+    p = commands.add_parser("eval", help="test a finished run again, optionally on other data")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="override the run's recipe keys, e.g. data.root=other_folder (values are YAML)")
     p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
 
-    p = commands.add_parser("predict", help="the most probable classes of image files, by a run's best checkpoint")
+    p = commands.add_parser("predict", help="classify image files with a run's best checkpoint")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown per image (default 3)")

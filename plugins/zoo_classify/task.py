@@ -312,6 +312,7 @@ class ClassificationTask:
 
     def _test(self, run, model, criterion, data, precision, state) -> dict:
         from zoo_classify.batches import Batches
+        from zoo_classify.inference import log_test_table, test_report
 
         report = {"best": {"epoch": state["best_epoch"],
                            "valid_loss": _finite_or_none(state["best_valid_loss"]),
@@ -326,19 +327,8 @@ class ClassificationTask:
                        device=run.device, train=False, num_workers=self.options.num_workers,
                        data_on_device=self.options.data_on_device)
         loss, accuracy, confusion = evaluate(model, criterion, test, data["num_classes"], precision)
-        per_class = {}
-        for k, name in enumerate(data["classes"]):
-            total = int(confusion[k].sum())
-            correct = int(confusion[k, k])
-            per_class[name] = {"correct": correct, "total": total, "accuracy": correct / total if total else None}
-        report["test"] = {"loss": loss, "accuracy": accuracy, "per_class": per_class,
-                          "confusion_matrix": confusion.tolist()}
-        run.log(f"test loss {loss:.6f}")
-        for name, row in per_class.items():
-            text = (f"{100 * row['accuracy']:3.0f}% ({row['correct']}/{row['total']})"
-                    if row["total"] else "N/A (no test samples)")
-            run.log(f"test accuracy of {name:>12}: {text}")
-        run.log(f"test accuracy (overall): {accuracy:.2%} ({int(confusion.trace())}/{int(confusion.sum())})")
+        report["test"] = test_report(loss, accuracy, confusion, data["classes"])
+        log_test_table(run, report["test"])
         if self.options.plots and run.directory is not None:
             report["pictures"] = self._pictures(run, model, data, confusion, state["history"])
         return report

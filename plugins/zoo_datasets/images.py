@@ -205,6 +205,15 @@ class LazyImageDataset(Dataset):
         return self.labels
 
     @property
+    def stored_shape(self) -> tuple:
+        """``(C, H, W)`` of one decoded file, before the transform (what ``prepare`` takes)."""
+        return (1 if self.mode == "L" else 3, self.size, self.size)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn new images (B×C×H×W at ``stored_shape``, uint8 or float 0..1) into model input, unaugmented."""
+        return finish_batch(images, transform=self.transform)
+
+    @property
     def sample_shape(self) -> tuple:
         channels = 1 if self.mode == "L" else 3
         probe = torch.zeros((1, channels, self.size, self.size))
