@@ -54,7 +54,7 @@ def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
         "import sys, contextlib, io\n"
         "from zoo.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()) as out: status = main(['list', 'models'])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml', 'sklearn', 'PIL') or m.startswith('zoo_'))\n"
         "print(status, 'goodpkg/net' in out.getvalue(), heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
