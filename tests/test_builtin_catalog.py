@@ -55,6 +55,13 @@ def test_torchvision_and_timm_catalogs_are_listed(catalog):
         assert catalog["plugins"][name]["distribution"] == "zoo"
 
 
+def test_a_glob_finds_a_name_in_every_catalog(zoo_cli):
+    rows = json.loads(zoo_cli("list", "models", "resnet18", "--json").stdout)
+    assert {r["name"] for r in rows} >= {"timm/resnet18", "torchvision/resnet18"}
+    only_timm = json.loads(zoo_cli("list", "models", "timm/resnet1*", "--json").stdout)
+    assert {r["plugin"] for r in only_timm} == {"timm"}
+
+
 def test_info_counts_densenet_parameters_with_the_recipe_freeze(zoo_cli):
     default = json.loads(zoo_cli("info", "model", "densenet121", "--json").stdout)
     assert default["parameter_count"] > 6_900_000

@@ -155,6 +155,7 @@ def test_namespace_lists_lazily_and_creates_members():
     entry = reg.get("cat/beta")
     assert entry.summary == "The beta one" and list(entry.signature().parameters) == ["scale"]
     assert [e.name for e in reg.entries("cat/*")] == ["cat/alpha", "cat/beta"]
+    assert [e.name for e in reg.entries("al*")] == ["cat/alpha"]  # a glob without '/' looks inside namespaces
     assert reg.get("cat/alpha").summary == "from the catalog"
     with pytest.raises(UnknownNameError, match="did you mean 'cat/alpha'"):
         reg.get("cat/alphaa")

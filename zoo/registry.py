@@ -40,6 +40,16 @@ NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-/]*\Z")
 Factory = Union[Callable[..., Any], str]
 
 
+def name_matches(name: str, pattern: str) -> bool:
+    """Glob ``pattern`` on ``name``; a pattern without '/' also matches inside namespaces.
+
+    ``resnet*`` matches ``resnet18`` and ``timm/resnet18``; ``timm/*`` only timm's names.
+    """
+    if fnmatch.fnmatchcase(name, pattern):
+        return True
+    return "/" not in pattern and "/" in name and fnmatch.fnmatchcase(name.rsplit("/", 1)[1], pattern)
+
+
 def singular(kind: str) -> str:
     """``"models"`` -> ``"model"``, ``"losses"`` -> ``"loss"`` (for messages)."""
     if kind.endswith("sses"):
@@ -395,7 +405,7 @@ class Registry:
             for namespace in self._namespaces.values():
                 found.extend(namespace.entry(s, summary) for s, summary in namespace.names().items())
         if pattern:
-            found = [e for e in found if fnmatch.fnmatchcase(e.name, pattern)]
+            found = [e for e in found if name_matches(e.name, pattern)]
         return sorted(found, key=lambda e: e.name)
 
 

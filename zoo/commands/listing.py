@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import sys
 
@@ -10,6 +9,7 @@ from zoo import catalog
 from zoo.commands.table import render
 from zoo.errors import UserError
 from zoo.recipe_index import find_recipes
+from zoo.registry import name_matches
 
 KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks", "recipes")
 
@@ -43,7 +43,7 @@ def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refre
     else:
         rows = data["entries"].get(kind, [])
     if pattern:
-        rows = [r for r in rows if fnmatch.fnmatchcase(r["name"], pattern)]
+        rows = [r for r in rows if name_matches(r["name"], pattern)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
