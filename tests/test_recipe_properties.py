@@ -90,3 +90,36 @@ def load_recipe_text(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("again") / "r.yaml"
     path.write_text(text, encoding="utf-8")
     return load_recipe(path)
+
+
+VALID = ("task: {name: classification, epochs: 2, batch_size: 8}\n"
+         "data: {name: digits, normalize: {mean: [0.5], std: [0.5]}, augment: [hflip]}\n"
+         "model: {name: mlp, hidden: [16]}\nloss: {name: cross_entropy}\noptimizer: {name: adam, lr: 0.01}\n")
+known_keys = st.sampled_from([
+    "seed", "name", "description", "task", "task.name", "task.epochs", "task.batch_size", "task.valid_fraction",
+    "task.amp", "task.device", "task.nan_policy", "task.clip_grad_norm", "task.patience", "data", "data.name",
+    "data.normalize", "data.normalize.mean", "data.augment", "data.augment.0", "data.image_size",
+    "data.test_fraction", "model", "model.name", "model.hidden", "model.hidden.0", "model.dropout",
+    "model.num_classes", "loss.name", "loss.weight", "loss.label_smoothing", "optimizer.name", "optimizer.lr",
+    "optimizer.betas", "optimizer.params", "optimizer.weight_decay", "scheduler", "scheduler.name",
+    "scheduler.step_size", "modle.hidden", "optimizer.lrr",
+])
+override_values = st.one_of(values.map(dump_value), st.sampled_from([
+    "0", "-1", "1e-3", ".nan", ".inf", "-.inf", "[]", "{}", "null", "sgd", "mlp", "cnn", "bf16", "fp16", "step",
+    "[0.5, 0.5, 0.5]", "{mean: [0.5], std: [0]}", "[hflip, {rotate: 10}]", "[1, 2]", "2.5", "true", "'3'",
+]))
+
+
+@SETTINGS
+@given(overrides=st.lists(st.builds(lambda k, v: f"{k}={v}", known_keys, override_values), min_size=1, max_size=3))
+def test_any_override_of_a_valid_recipe_validates_or_is_a_user_error(tmp_path_factory, overrides):
+    """Loading and then validating against the real factories: one-line UserError or nothing, never a crash."""
+    from zoo.plugins import get_manager
+    from zoo.run import check_recipe
+
+    path = tmp_path_factory.mktemp("valid") / "r.yaml"
+    path.write_text(VALID)
+    try:
+        check_recipe(load_recipe(path, overrides), get_manager(quiet=True).registries)
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(exc).strip()

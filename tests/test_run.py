@@ -166,3 +166,15 @@ def test_a_model_that_cannot_take_the_data_fails_before_training(recipe, tmp_pat
 def test_a_model_with_the_wrong_number_of_outputs_fails_before_training(recipe, tmp_path, capsys):
     assert main(["run", str(recipe), "--output", str(tmp_path / "r"), "model.num_classes=3"]) == 2
     assert "gives outputs of shape (4, 3) but the data has 10 classes" in capsys.readouterr().err
+
+
+def test_overriding_a_component_name_drops_the_old_components_keys(recipe, tmp_path, capsys):
+    run_ok("run", recipe, "--dry-run", "optimizer.name=sgd", "optimizer.momentum=0.9", capsys=None)
+    capsys.readouterr()
+    sgd = tmp_path / "sgd.yaml"
+    sgd.write_text(recipe.read_text().replace("{name: adam, lr: 0.003}", "{name: sgd, lr: 0.1, momentum: 0.9}"))
+    run_ok("run", sgd, "--dry-run", "optimizer.name=adam", capsys=None)
+    assert "optimizer.name was overridden; dropping optimizer.momentum" in capsys.readouterr().err
+    # a key given on the command line is still checked against the new component
+    assert main(["run", str(sgd), "--dry-run", "optimizer.name=adam", "optimizer.nesterov=true"]) == 2
+    assert "optimizer.nesterov: unknown key for optimizer 'adam'" in capsys.readouterr().err

@@ -9,11 +9,13 @@ checkpoint file can never run code, whatever it holds.
 
 from __future__ import annotations
 
+import errno
+import glob
 import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from zoo.atomic import atomic_write
 from zoo.errors import UserError
@@ -23,13 +25,20 @@ def save_atomic(state: dict, path: os.PathLike) -> Path:
     """Write ``state`` to ``path`` atomically (see module docstring). Returns the path.
 
     OSError (disk full, permission) propagates after the temporary file is removed: the
-    previous checkpoint at ``path`` is left untouched.
+    previous checkpoint at ``path`` is left untouched. Temporary files of ``path`` left behind
+    by a writer that was killed (``kill -9`` cannot clean up) are removed after a good write.
     """
     import torch
 
+    path = Path(path)
     with atomic_write(path, "wb") as f:
         torch.save(state, f)
-    return Path(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+    return path
 
 
 def load(path: os.PathLike, map_location: Any = "cpu") -> dict:
@@ -42,12 +51,80 @@ def load(path: os.PathLike, map_location: Any = "cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
+        from zoo.weights import _unpickler_reason
+
         raise UserError(f"refusing to load {path}: it holds more than tensors and plain values "
-                        f"(loading it could run code): {first}") from None
+                        f"(loading it could run code): {_unpickler_reason(exc)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         first = " ".join(str(exc).split())[:200]
         raise UserError(f"cannot read checkpoint {path}: truncated or not a PyTorch file ({first})") from None
     if not isinstance(state, dict):
         raise UserError(f"cannot use checkpoint {path}: expected a dict, found {type(state).__name__}")
     return state
+
+
+def mismatch(model_state: dict, saved_state: dict, limit: int = 4) -> str:
+    """How a saved state dict differs from a model's, in a few words for a one-line error.
+
+    ``model_state`` is ``model.state_dict()``, ``saved_state`` the checkpoint's. Names keys the
+    file lacks, keys the model lacks and shapes that differ (``fc1.weight (32, 64) in the file,
+    (8, 64) in the model``), at most ``limit`` of each.
+    """
+    def listing(items: list) -> str:
+        return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+    parts = []
+    missing = [k for k in model_state if k not in saved_state]
+    extra = [k for k in saved_state if k not in model_state]
+    shapes = [f"{k} {tuple(saved_state[k].shape)} in the file, {tuple(v.shape)} in the model"
+              for k, v in model_state.items()
+              if k in saved_state and hasattr(saved_state[k], "shape") and tuple(saved_state[k].shape) != tuple(v.shape)]
+    if shapes:
+        parts.append(f"shapes differ: {listing(shapes)}")
+    if missing:
+        parts.append(f"missing from the file: {listing(missing)}")
+    if extra:
+        parts.append(f"not in the model: {listing(extra)}")
+    return "; ".join(parts) or "the states differ"
+
+
+def saved_epoch(path: os.PathLike) -> Optional[int]:
+    """The ``epoch`` recorded in the checkpoint at ``path``, or None (no file, unreadable, no epoch).
+
+    The file is memory-mapped, so only the few bytes holding the number are read.
+    """
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return None
+    epoch = state.get("epoch") if isinstance(state, dict) else None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+
+
+_ADVICE = {
+    errno.ENOSPC: "free some space", errno.EDQUOT: "free some space (disk quota exceeded)",
+    errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable",
+    errno.EROFS: "make the folder writable (it is on a read-only file system)",
+}
+
+
+def write_failure(path: os.PathLike, exc: OSError, run_dir: Optional[os.PathLike]) -> str:
+    """One line for a checkpoint that could not be written: what failed, what is still on disk, what to do.
+
+    ``path`` is the checkpoint being written, ``run_dir`` the run folder (to say how to resume).
+    """
+    path = Path(path)
+    reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.errno and exc.strerror else str(exc)
+    message = f"cannot write {path}: {reason}"
+    if path.is_file():
+        message += f"; the previous {path.name} is intact"
+    last = path.parent / "last.pt"
+    epoch = saved_epoch(last)
+    advice = _ADVICE.get(exc.errno, "fix the problem")
+    if epoch is not None and run_dir is not None:
+        message += f"; {advice}, then continue after epoch {epoch} with: zoo run --resume {run_dir}"
+    else:
+        message += f"; {advice}, then run the recipe again"
+    return message

@@ -21,7 +21,7 @@ import traceback
 from typing import Optional, Sequence
 
 from zoo._version import __version__
-from zoo.errors import RunFailure, UserError
+from zoo.errors import Interrupted, RunFailure, UserError
 
 LIST_KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks", "recipes")
 
@@ -129,19 +129,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as exc:
         if debug:
             traceback.print_exc()
-        print(f"zoo: error: {exc}", file=sys.stderr)
+        print(f"zoo: error: {one_line(str(exc))}", file=sys.stderr)
         return UserError.exit_code
     except RunFailure as exc:
         if debug:
             traceback.print_exc()
-        print(f"zoo: error: {exc}", file=sys.stderr)
+        print(f"zoo: error: {one_line(str(exc))}", file=sys.stderr)
         return RunFailure.exit_code
-    except KeyboardInterrupt:
-        print("zoo: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C: a run says where it stopped and how to resume
+        if debug:
+            traceback.print_exc()
+        from zoo.distributed import is_main_process
+
+        if is_main_process():  # under torchrun every process gets the signal: say it once
+            print(f"zoo: {exc.message}" if isinstance(exc, Interrupted) else "zoo: interrupted", file=sys.stderr)
+        return Interrupted.exit_code
     except BrokenPipeError:  # `zoo list models | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a bug or an unforeseen failure: still one line (--debug shows where)
+        if debug:
+            traceback.print_exc()
+        text = one_line(str(exc))[:500]
+        print(f"zoo: error: unexpected {type(exc).__name__}{': ' + text if text else ''} "
+              f"(run with --debug for the traceback)", file=sys.stderr)
+        return RunFailure.exit_code
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks turned into spaces: an error is always one line on stderr."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
 if __name__ == "__main__":

@@ -22,3 +22,20 @@ class RunFailure(Exception):
     """A failure while a run was going (not the user's input): exit status 1, one line."""
 
     exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a run: exit status 130, one line saying how to go on.
+
+    ``message`` says where the run stopped and the command that resumes it, e.g.
+    ``interrupted during epoch 4; resume with: zoo run --resume runs/x/20250101-120000``.
+    """
+
+    exit_code = 130
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

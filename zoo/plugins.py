@@ -76,6 +76,8 @@ class PluginManager:
         self.plugins: dict = {}
         self.quiet = quiet
         self._registries: Optional[Registries] = None
+        self.failures: dict = {}  # plugin name -> why it failed (shown in unknown-name errors)
+        self.muted: set = set()  # plugins whose lifecycle hook raised under isolate: not called again
 
     @property
     def hook(self) -> Any:
@@ -149,6 +151,7 @@ class PluginManager:
 
     def _fail(self, info: PluginInfo, message: str, *, register: bool = True) -> None:
         info.status, info.error = "failed", message
+        self.failures[info.name] = message
         if register:
             plugin = self.pm.get_plugin(info.name)
             if plugin is not None:
@@ -170,6 +173,8 @@ class PluginManager:
 
     def _fill(self) -> Registries:
         self._registries = registries = Registries()
+        for registry in registries:
+            registry.failed_plugins = self.failures
         for kind in KINDS:
             hook_caller = getattr(self.pm.hook, REGISTER_HOOKS[kind])
             registry = registries[kind]
@@ -205,14 +210,26 @@ class PluginManager:
             found.extend((impl.plugin_name, str(d)) for d in dirs or ())
         return found
 
-    def call_lifecycle(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook in every plugin; an exception names the plugin that raised it."""
+    def call_lifecycle(self, hook_name: str, *, isolate: bool = False, **kwargs: Any) -> None:
+        """Call a lifecycle hook in every plugin; an exception names the plugin that raised it.
+
+        Without ``isolate`` the exception is raised as a ``PluginError``. With ``isolate`` (the
+        per-epoch hooks, called while a model trains) the plugin that raised is reported in one
+        warning line and its lifecycle hooks are not called again in this process: a broken
+        logger costs its own output, not the training run.
+        """
         hook_caller = getattr(self.pm.hook, hook_name)
         for impl in reversed(hook_caller.get_hookimpls()):
+            if impl.plugin_name in self.muted:
+                continue
             try:
                 impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception as exc:
-                raise PluginError(impl.plugin_name, hook_name, exc) from exc
+                if not isolate:
+                    raise PluginError(impl.plugin_name, hook_name, exc) from exc
+                self.muted.add(impl.plugin_name)
+                warn(f"plugin {impl.plugin_name!r} raised in {hook_name}: {describe_exception(exc)}; "
+                     f"its lifecycle hooks are off for the rest of this run")
 
 
 class PluginError(RuntimeError):

@@ -198,12 +198,19 @@ class Namespace:
 
 
 class UnknownNameError(UserError, KeyError):
-    """An unknown component name; the message suggests the closest registered names."""
+    """An unknown component name; the message suggests the closest registered names, and names
+    the plugins that failed to load (the name may be one of theirs)."""
 
-    def __init__(self, kind: str, name: str, suggestions: list):
+    def __init__(self, kind: str, name: str, suggestions: list, failed_plugins: Iterable[str] = ()):
         hint = f" (did you mean {', '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+        failed = sorted(failed_plugins)
+        note = ""
+        if failed:
+            which = ", ".join(repr(p) for p in failed)
+            note = (f"; plugin{'s' if len(failed) > 1 else ''} {which} failed to load, so "
+                    f"{'their' if len(failed) > 1 else 'its'} entries are missing ('zoo plugins' says why)")
         super().__init__(
-            f"unknown {singular(kind)} {name!r}{hint}; 'zoo list {kind}' shows them all"
+            f"unknown {singular(kind)} {name!r}{hint}; 'zoo list {kind}' shows them all{note}"
         )
         self.kind, self.name, self.suggestions = kind, name, suggestions
 
@@ -238,6 +245,8 @@ class Registry:
         self._namespaces: dict = {}
         self._provenance: Provenance = DIRECT
         self.warnings: list = []
+        # plugin name -> why it failed (shared with the plugin manager); named by unknown-name errors
+        self.failed_plugins: dict = {}
 
     # -- filling -------------------------------------------------------------------------
 
@@ -379,13 +388,14 @@ class Registry:
                 names = namespace.names()
                 if short in names:
                     return namespace.entry(short, names[short])
-                raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)])
+                raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)],
+                                       self.failed_plugins)
         if entry is None:
-            raise UnknownNameError(self.kind, str(name), suggest(str(name), self._entries))
+            raise UnknownNameError(self.kind, str(name), suggest(str(name), self._entries), self.failed_plugins)
         if entry.conflicts:
             plugins = " and ".join(repr(p.plugin) for p in (entry.provenance,) + entry.conflicts)
             raise ConflictError(
-                f"{singular(self.kind)} {name!r} is registered by both plugin {plugins}; "
+                f"{singular(self.kind)} {name!r} is registered by plugins {plugins}; "
                 f"uninstall one of them ('zoo plugins' shows which distribution ships each)"
             )
         return entry

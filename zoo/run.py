@@ -5,6 +5,9 @@
 python/numpy/torch, picks the device, calls the lifecycle hooks around ``task.run(run)`` and
 writes ``report.json``. The ``Run`` object is what a task sees: the recipe, the registries, the
 folder, the device, and helpers to build components, save checkpoints and report metrics.
+
+Under torchrun every process runs ``execute`` in a process group (``zoo.distributed``): rank 0
+makes the run folder and tells the others its name, and only rank 0 writes in it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,15 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import json
-import os
 import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from zoo import checkpoints
+from zoo import checkpoints, distributed
 from zoo.atomic import write_text
-from zoo.errors import UserError
+from zoo.errors import Interrupted, RunFailure, UserError
 from zoo.registry import Registries
 
 SECTION_KINDS = {
@@ -123,6 +125,11 @@ class Run:
     world_size: int = 1
     task_options: dict = field(default_factory=dict)
     quiet: bool = False
+    # the run folder as every process sees it, for reading (--resume); only rank 0 writes there
+    shared_directory: Optional[Path] = None
+    # a resumed run's recipe with its overrides: written over recipe.yaml with the first checkpoint
+    # it saves, so a resume that fails at once (a model that no longer fits) leaves the folder as it was
+    pending_recipe: Optional[str] = None
 
     @property
     def is_main(self) -> bool:
@@ -181,7 +188,7 @@ class Run:
     def epoch_end(self, epoch: int, metrics: dict) -> None:
         """Report an epoch's metrics to every plugin (the JSONL writer, TensorBoard, ...)."""
         if self.is_main:
-            self.manager.call_lifecycle("zoo_epoch_end", run=self, epoch=epoch, metrics=dict(metrics))
+            self.manager.call_lifecycle("zoo_epoch_end", isolate=True, run=self, epoch=epoch, metrics=dict(metrics))
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -189,13 +196,21 @@ class Run:
         """Atomically write ``checkpoints/<name>`` (main process only); returns its path."""
         if not self.is_main or self.checkpoint_dir is None:
             return None
-        return checkpoints.save_atomic(state, self.checkpoint_dir / name)
+        try:
+            path = checkpoints.save_atomic(state, self.checkpoint_dir / name)
+            if self.pending_recipe is not None:
+                write_text(self.directory / "recipe.yaml", self.pending_recipe)
+                self.pending_recipe = None
+        except OSError as exc:  # disk full, folder gone read-only: the previous file is untouched
+            raise RunFailure(checkpoints.write_failure(self.checkpoint_dir / name, exc, self.directory)) from exc
+        return path
 
     def load_checkpoint(self, name: str, map_location: Any = "cpu") -> dict:
-        """Read ``checkpoints/<name>`` with ``weights_only=True``."""
-        if self.directory is None:
+        """Read ``checkpoints/<name>`` with ``weights_only=True`` (on any process: every rank resumes)."""
+        folder = self.directory if self.directory is not None else self.shared_directory
+        if folder is None:
             raise UserError("this run has no folder to load checkpoints from")
-        return checkpoints.load(self.directory / "checkpoints" / name, map_location=map_location)
+        return checkpoints.load(folder / "checkpoints" / name, map_location=map_location)
 
 
 def _leading_parameters(entry: Any, count: int) -> tuple:
@@ -277,9 +292,12 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
     task_entry, task_options = check_recipe(recipe, registries)
     seed = recipe.data.get("seed", 0)
     device = resolve_device(task_options.get("device", "auto"))
-    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    launch = None if dry_run else distributed.from_environment()  # torchrun's RANK, WORLD_SIZE...
+    if launch is not None:
+        device = distributed.process_device(task_options.get("device", "auto"), launch.local_rank)
     run = Run(name=recipe.name, recipe=recipe, registries=registries, manager=manager, directory=None,
-              device=device, seed=seed, resumed=resume is not None, rank=rank, world_size=world_size,
+              device=device, seed=seed, resumed=resume is not None,
+              rank=launch.rank if launch else 0, world_size=launch.world_size if launch else 1,
               task_options=task_options, quiet=quiet)
     task = task_entry.create(**task_options)
     if dry_run:
@@ -288,16 +306,25 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
         if check is not None:
             check(run)
         return {}
+    with distributed.session(launch, device):
+        return _train(run, task, output=output, resume=resume, runs_root=runs_root)
+
+
+def _train(run: Run, task: Any, *, output: Optional[Path], resume: Optional[Path], runs_root: Path) -> dict:
+    """Make (rank 0) or reopen the run folder, call the lifecycle hooks around ``task.run``, write the report."""
+    recipe, manager = run.recipe, run.manager
     if resume is not None:
         directory = resume
-    else:
-        directory = output if output is not None else new_run_directory(runs_root, recipe.name)
-        if run.is_main:
-            make_directory(directory)
+    else:  # rank 0 makes the folder (its name has a timestamp) and tells the other processes
+        directory = distributed.from_main(lambda: make_directory(
+            output if output is not None else new_run_directory(runs_root, recipe.name)))
     run.directory = directory if run.is_main else None
-    if run.is_main and (resume is None or recipe.overrides):  # a resume may extend the recipe
+    run.shared_directory = directory
+    if run.is_main and resume is None:
         write_text(directory / "recipe.yaml", recipe.to_yaml())
-    seed_everything(seed)
+    elif run.is_main and recipe.overrides:  # a resume may extend the recipe: kept once it has saved a checkpoint
+        run.pending_recipe = recipe.to_yaml()
+    seed_everything(run.seed)
     manager.call_lifecycle("zoo_run_start", run=run)
     report: dict = {}
     try:
@@ -305,11 +332,34 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
     except BaseException as exc:
         if run.is_main:
             manager.call_lifecycle("zoo_run_end", run=run, report={}, error=exc)
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+            raise interrupted(run) from None  # Ctrl-C: say where the run stopped and how to resume it
         raise
     if run.is_main:
+        if run.pending_recipe is not None:  # no new checkpoint (the run had finished its epochs): keep it now
+            write_text(directory / "recipe.yaml", run.pending_recipe)
         write_text(directory / "report.json", json.dumps(report, indent=2, default=_json_default))
         manager.call_lifecycle("zoo_run_end", run=run, report=report, error=None)
     return dict(report, run_dir=str(directory))
+
+
+def interrupted(run: Run) -> Interrupted:
+    """The ``Interrupted`` error for Ctrl-C during ``run``: the epoch it stopped in and how to resume.
+
+    The last completed epoch's ``checkpoints/last.pt`` is already on disk (written atomically),
+    so the epoch in progress is the one after it.
+    """
+    folder = run.directory if run.directory is not None else run.shared_directory
+    last = folder / "checkpoints" / "last.pt" if folder is not None else None
+    saved = checkpoints.saved_epoch(last) if last is not None else None
+    if saved is None:
+        return Interrupted("interrupted before the first checkpoint was saved: nothing to resume; "
+                           "run the recipe again")
+    epochs = run.task_options.get("epochs")
+    resume = f"resume with: zoo run --resume {folder}"
+    if isinstance(epochs, int) and saved >= epochs:
+        return Interrupted(f"interrupted after the last epoch ({saved}), before the report was written; {resume}")
+    return Interrupted(f"interrupted during epoch {saved + 1}; {resume}")
 
 
 def _json_default(value: Any) -> Any:

@@ -24,6 +24,7 @@ whose default is None also accepts null, ``**kwargs`` lets unknown keys through 
 from __future__ import annotations
 
 import difflib
+import sys
 import functools
 import inspect
 import types
@@ -254,6 +255,11 @@ def _section_mapping(recipe: Any, section: str) -> dict:
     return spec
 
 
+def renamed_on_command_line(recipe: Any, section: str) -> bool:
+    """Whether an override replaced the component of ``section`` (``model.name=mlp``)."""
+    return any(o.split("=", 1)[0].strip() == f"{section}.name" for o in getattr(recipe, "overrides", ()) or ())
+
+
 def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[str] = (),
                      fill: Optional[dict] = None, ignore: Sequence[str] = (), partial: bool = False) -> dict:
     """Check ``recipe``'s section ``section`` against ``entry``'s factory; return its kwargs.
@@ -277,6 +283,15 @@ def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequenc
         return _accepted(params, ignore, var_keyword)
 
     keys = [k for k in spec if k != "name" and k not in ignore]
+    if renamed_on_command_line(recipe, section):
+        # `data.name=imagefolder`: the file's keys for the old component that the new one
+        # doesn't take are dropped (with a note); keys given on the command line still count
+        dropped = [k for k in keys if k not in params and not var_keyword
+                   and not recipe.where((section, k)).startswith("command line")]
+        if dropped:
+            print(f"zoo: note: {section}.name was overridden; dropping "
+                  f"{', '.join(f'{section}.{k}' for k in dropped)} (not keys of {_what(entry)})", file=sys.stderr)
+            keys = [k for k in keys if k not in dropped]
     for key in keys:
         if key in supplied and key not in params:
             raise UserError(f"{recipe.where((section, key))}: {section}.{key}: set by zoo itself for "

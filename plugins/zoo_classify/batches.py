@@ -8,6 +8,12 @@ Two paths give the same ``(x, y)`` batches:
 
 The order of every epoch comes from a generator seeded by ``(seed, epoch)``, so an epoch's
 batches are the same whether the run went straight through or was resumed.
+
+Under torchrun (``world_size`` > 1) each process gets its shard. Training: a
+``DistributedSampler`` (seeded, ``set_epoch`` each epoch) splits every epoch's shuffled order
+into equal strided shards, repeating a few samples so every process takes the same number of
+steps. Evaluation: disjoint strided shards with no padding, so that sums added up over the
+processes count every sample exactly once.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
 
 from zoo.data import TensorImageDataset
 from zoo_classify.features import FeatureDataset
@@ -62,11 +68,14 @@ def eval_view(dataset: Dataset) -> Dataset:
 
 
 class Batches:
-    """Iterate ``(x, y)`` batches of a dataset on ``device``."""
+    """Iterate ``(x, y)`` batches of a dataset on ``device``; this process's shard of it when
+    ``world_size`` > 1 (``rank`` is the process's place, 0..world_size-1)."""
 
     def __init__(self, dataset: Dataset, *, batch_size: int, device: torch.device, train: bool,
                  seed: int = 0, num_workers: int = 0, drop_singleton: bool = False,
-                 data_on_device: str = "auto"):
+                 data_on_device: str = "auto", rank: int = 0, world_size: int = 1):
+        self.rank = rank
+        self.world_size = world_size
         self.batch_size = batch_size
         self.device = device
         self.train = train
@@ -78,15 +87,25 @@ class Batches:
             self.dataset = dataset.to(device)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = self.shard_size
         batches = -(-n // self.batch_size)
         if self.drop_singleton and n % self.batch_size == 1 and batches > 1:
             batches -= 1
         return batches
 
     @property
-    def num_samples(self) -> int:
+    def shard_size(self) -> int:
+        """Samples this process takes each epoch (all of them in one process)."""
         n = len(self.dataset)
+        if self.world_size == 1:
+            return n
+        if self.train:  # DistributedSampler(drop_last=False): padded to equal shards
+            return -(-n // self.world_size)
+        return len(range(self.rank, n, self.world_size))
+
+    @property
+    def num_samples(self) -> int:
+        n = self.shard_size
         if self.drop_singleton and n % self.batch_size == 1 and n > 1:
             n -= 1
         return n
@@ -95,8 +114,11 @@ class Batches:
         """The batches of epoch ``epoch`` (shuffled when training)."""
         n = len(self.dataset)
         if isinstance(self.dataset, IN_MEMORY):
-            order = torch.randperm(n, generator=epoch_generator(self.seed, epoch)) if self.train else torch.arange(n)
-            augment_generator = epoch_generator(self.seed, epoch, stream=1)
+            if self.world_size > 1:
+                order = torch.as_tensor(list(self._sampler(epoch)), dtype=torch.long)
+            else:
+                order = torch.randperm(n, generator=epoch_generator(self.seed, epoch)) if self.train else torch.arange(n)
+            augment_generator = epoch_generator(self.seed, epoch, stream=1 + 2 * self.rank)
             if self.dataset.device.type != "cpu":
                 augment_generator = torch.Generator(self.dataset.device).manual_seed(
                     int(torch.randint(2 ** 62, (1,), generator=augment_generator)))
@@ -107,9 +129,7 @@ class Batches:
                 x, y = self.dataset.batch(idx, augment=self.train, generator=augment_generator)
                 yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             return
-        sampler = (RandomSampler(self.dataset, generator=epoch_generator(self.seed, epoch))
-                   if self.train else SequentialSampler(self.dataset))
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=sampler,
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self._sampler(epoch),
                             num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
                             drop_last=False)
         seen = 0
@@ -118,6 +138,19 @@ class Batches:
                 break
             seen += x.shape[0]
             yield x.to(self.device, non_blocking=True), torch.as_tensor(y).to(self.device, non_blocking=True)
+
+    def _sampler(self, epoch: int):
+        """The indices of this process's samples in epoch ``epoch``, in order."""
+        if self.world_size > 1 and self.train:
+            sampler = DistributedSampler(self.dataset, num_replicas=self.world_size, rank=self.rank,
+                                         shuffle=True, seed=self.seed, drop_last=False)
+            sampler.set_epoch(epoch)
+            return sampler
+        if self.world_size > 1:
+            return range(self.rank, len(self.dataset), self.world_size)
+        if self.train:
+            return RandomSampler(self.dataset, generator=epoch_generator(self.seed, epoch))
+        return SequentialSampler(self.dataset)
 
 
 def _fits(dataset: "TensorImageDataset | FeatureDataset", device: torch.device, policy: str) -> bool:

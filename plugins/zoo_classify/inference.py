@@ -103,10 +103,12 @@ def load_best(task: Any, run: Any, data: dict) -> tuple:
     model = task._model(run, data)
     try:
         model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:200]
+    except RuntimeError:
+        from zoo.checkpoints import mismatch
+
         raise UserError(f"{path}: its weights do not fit model {run.section('model').get('name')!r} as "
-                        f"{run.recipe.where(('model',))} builds it now: {detail}") from None
+                        f"{run.recipe.where(('model',))} builds it now ({mismatch(model.state_dict(), state['model'])})"
+                        ) from None
     return model.to(run.device).eval(), state
 
 

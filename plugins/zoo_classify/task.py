@@ -34,6 +34,7 @@ class Options:
     compile_backend: str = "inductor"
     data_on_device: str = "auto"
     clip_grad_norm: Optional[float] = None
+    nan_policy: str = "stop"
     grid_size: int = 20
     plots: bool = True
 
@@ -52,6 +53,7 @@ def classification(
     compile_backend: str = "inductor",
     data_on_device: Literal["auto", "always", "never"] = "auto",
     clip_grad_norm: Optional[Annotated[float, Gt(0)]] = None,
+    nan_policy: Literal["stop", "skip"] = "stop",
     grid_size: Annotated[int, Ge(0)] = 20,
     plots: bool = True,
 ) -> "ClassificationTask":
@@ -67,6 +69,9 @@ def classification(
     convolutions. compile: torch.compile the model (compile_backend: its backend).
     data_on_device: keep in-memory datasets on the GPU (auto: when they take under a quarter
     of its free memory). clip_grad_norm: clip the gradients' norm to this value.
+    nan_policy: what a NaN or infinite loss does: "stop" ends the run with an error naming the
+    epoch, the step and the last good checkpoint; "skip" leaves such a training batch out (no
+    update) and a non-finite validation loss is never taken as the best.
     grid_size: test images in the prediction grid. plots: draw the pictures.
     """
     return ClassificationTask(Options(**{k: v for k, v in locals().items()}))
@@ -160,6 +165,7 @@ class ClassificationTask:
     def run(self, run: Any) -> dict:
         import torch
 
+        from zoo import distributed
         from zoo.run import rng_state, set_rng_state
         from zoo_classify.batches import Batches
         from zoo_classify.precision import Precision
@@ -173,11 +179,12 @@ class ClassificationTask:
             model = model.to(memory_format=torch.channels_last)
         criterion = run.build("loss")
         optimizer = run.build_optimizer(model)
+        shard = {"rank": run.rank, "world_size": run.world_size}  # this process's part under torchrun
         train = Batches(data["train"], batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,
-                        num_workers=o.num_workers, drop_singleton=True, data_on_device=o.data_on_device)
+                        num_workers=o.num_workers, drop_singleton=True, data_on_device=o.data_on_device, **shard)
         eval_size = o.eval_batch_size or 4 * o.batch_size
         valid = Batches(data["valid"], batch_size=eval_size, device=run.device, train=False,
-                        num_workers=o.num_workers, data_on_device=o.data_on_device)
+                        num_workers=o.num_workers, data_on_device=o.data_on_device, **shard)
         scheduler, scheduler_step = None, "epoch"
         if run.has_section("scheduler"):
             scheduler = run.build("scheduler", optimizer, fill={"epochs": o.epochs, "steps_per_epoch": len(train)})
@@ -189,8 +196,7 @@ class ClassificationTask:
         state = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": None, "history": [], "bad_epochs": 0}
         if run.resumed:
             saved = run.load_checkpoint("last.pt")
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
+            restore_training(run, model, optimizer, saved)
             if scheduler is not None and saved.get("scheduler") is not None:
                 scheduler.load_state_dict(saved["scheduler"])
             if saved.get("scaler") is not None:
@@ -199,14 +205,21 @@ class ClassificationTask:
             set_rng_state(saved["rng"])
             run.log(f"resuming {run.directory} after epoch {state['epoch']}")
         self._describe(run, data, model, train)
+        if run.world_size > 1:
+            run.log(f"{run.world_size} processes ({distributed.backend_for(run.device)}): {o.batch_size} samples "
+                    f"per process and step, {o.batch_size * run.world_size} in all; {len(train)} steps per epoch")
         started = time.perf_counter()
         step_model, train, valid = self._feature_cache(run, model, data, precision, step_model, train, valid)
+        train_model = distributed.wrap(step_model, run.device)  # DistributedDataParallel under torchrun
 
         for epoch in range(state["epoch"] + 1, o.epochs + 1):
             started = started or time.perf_counter()
-            train_loss = self._train_epoch(run, step_model, criterion, optimizer, precision, train, epoch,
+            train_loss = self._train_epoch(run, train_model, criterion, optimizer, precision, train, epoch,
                                            scheduler if scheduler_step == "batch" else None)
+            distributed.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) the same model
             valid_loss, valid_accuracy, _ = evaluate(step_model, criterion, valid, data["num_classes"], precision)
+            if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
+                self._non_finite_validation(run, epoch, valid_loss)
             if scheduler is not None and scheduler_step == "plateau":
                 scheduler.step(valid_loss)
             elif scheduler is not None and scheduler_step == "epoch":
@@ -259,6 +272,7 @@ class ClassificationTask:
             return step_model, train, valid
         o = self.options
         started = time.perf_counter()
+        # every process computes all the features (the same numbers), then trains on its shard of them
         once = dict(batch_size=o.eval_batch_size or 4 * o.batch_size, device=run.device, train=False,
                     num_workers=o.num_workers, data_on_device=o.data_on_device)
         train_features = extract(model, head, Batches(train.dataset, **once), precision)
@@ -269,9 +283,10 @@ class ClassificationTask:
         head_module = model.get_submodule(head)
         return (head_module,
                 Batches(train_features, batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,
-                        drop_singleton=True, data_on_device=o.data_on_device),
+                        drop_singleton=True, data_on_device=o.data_on_device, rank=run.rank,
+                        world_size=run.world_size),
                 Batches(valid_features, batch_size=once["batch_size"], device=run.device, train=False,
-                        data_on_device=o.data_on_device))
+                        data_on_device=o.data_on_device, rank=run.rank, world_size=run.world_size))
 
     def _describe(self, run: Any, data: dict, model: Any, train: Any) -> None:
         c, h, w = data["shape"]
@@ -281,34 +296,96 @@ class ClassificationTask:
                 f"{len(data['test']) if data['test'] is not None else 0} test samples, {c}x{h}x{w}, "
                 f"{data['num_classes']} classes; {trainable:,} of {total:,} parameters trained on {run.device}")
 
+    def _step(self, model, criterion, optimizer, precision, x, y):
+        """One optimisation step on the batch ``(x, y)``; returns the batch's loss.
+
+        Optimizers that re-evaluate the loss (L-BFGS) get it as a closure.
+        """
+        import torch
+
+        def closure():
+            optimizer.zero_grad(set_to_none=True)
+            with precision.autocast():
+                loss = criterion(model(x), y)
+            precision.backward(loss)
+            if self.options.clip_grad_norm is not None:
+                precision.unscale(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), self.options.clip_grad_norm)
+            return loss
+
+        if isinstance(optimizer, torch.optim.LBFGS):
+            from zoo import distributed
+
+            if precision.scaler is not None:
+                raise UserError("task.amp: fp16 gradient scaling does not work with lbfgs; use bf16 or off")
+            if distributed.is_active():
+                raise UserError("optimizer.name: lbfgs's line search can't run across torchrun processes; "
+                                "use it in a single process, or choose sgd/adam")
+            first = []
+            optimizer.step(lambda: first.append(closure()) or first[-1])
+            return first[0]
+        loss = closure()
+        if self.options.nan_policy == "skip" and not finite_everywhere(loss):
+            optimizer.zero_grad(set_to_none=True)  # leave this batch out: no update
+            return loss
+        precision.step(optimizer)
+        return loss
+
     def _train_epoch(self, run, model, criterion, optimizer, precision, batches, epoch, batch_scheduler) -> float:
         import torch
 
         model.train()
         total = torch.zeros((), device=run.device)
         seen = 0
+        health = LossHealth(self.options.nan_policy, run.device, single_process=batches.world_size == 1)
         for x, y in progress(run, batches.epoch(epoch), total=len(batches), label=f"epoch {epoch}/{self.options.epochs}"):
             if self.options.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            optimizer.zero_grad(set_to_none=True)
-            with precision.autocast():
-                output = model(x)
-                loss = criterion(output, y)
-            precision.backward(loss)
-            if self.options.clip_grad_norm is not None:
-                precision.unscale(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), self.options.clip_grad_norm)
-            precision.step(optimizer)
+            loss = self._step(model, criterion, optimizer, precision, x, y)
             if batch_scheduler is not None:
                 batch_scheduler.step()
+            if not health.check(loss):  # a skipped batch (nan_policy skip): no update, not in the mean
+                continue
+            if health.failed():  # nan_policy stop: checked every few steps, without a sync per step
+                break
             total += loss.detach().float() * x.shape[0]
             seen += x.shape[0]
+        if batches.world_size == 1 and health.first_bad is not None:
+            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches)))
+        if health.skipped:
+            run.log(f"epoch {epoch}: left out {health.skipped} of {len(batches)} batches whose loss was not finite")
+        if batches.world_size > 1:  # the mean over every process's samples, the same on each
+            from zoo.distributed import all_reduce_sum
+
+            counted = torch.tensor(seen, device=total.device)
+            all_reduce_sum(total, counted)
+            seen = int(counted)
+        if health.skipped and not seen:  # every batch left out (under torchrun: on every process)
+            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches)))
         train_loss = float(total) / max(seen, 1)
-        if not math.isfinite(train_loss):
-            last = run.checkpoint_dir / "last.pt" if run.checkpoint_dir and (run.checkpoint_dir / "last.pt").exists() else None
-            raise RunFailure(f"the training loss became {train_loss} in epoch {epoch}; "
-                             f"last good checkpoint: {last or 'none yet'} (lower optimizer.lr, or task.clip_grad_norm)")
+        if not math.isfinite(train_loss):  # under torchrun: another process's batch (the sum is shared)
+            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches), value=train_loss))
         return train_loss
+
+    def _non_finite_training(self, run: Any, epoch: int, health: "LossHealth", steps: int,
+                             value: Optional[float] = None) -> str:
+        """The one-line error for a training loss that is NaN or infinite."""
+        if health.skipped and health.first_bad is None:
+            return (f"every batch of epoch {epoch} gave a non-finite training loss ({health.skipped} left out); "
+                    f"{last_good_checkpoint(run)}; lower optimizer.lr or set task.clip_grad_norm")
+        where = f"step {health.first_bad} of {steps}" if health.first_bad is not None else "a step of another process"
+        shown = health.bad_value if health.bad_value is not None else value
+        return (f"the training loss is {shown} at epoch {epoch}, {where}; {last_good_checkpoint(run)}; "
+                f"lower optimizer.lr, set task.clip_grad_norm, or set task.nan_policy: skip to leave such batches out")
+
+    def _non_finite_validation(self, run: Any, epoch: int, valid_loss: float) -> None:
+        """A NaN/infinite validation loss: never the best; stops the run unless nan_policy is skip."""
+        what = (f"the validation loss is {valid_loss} in epoch {epoch} (NaN or infinite values in the model's "
+                f"outputs or the validation data): not taken as the best")
+        if self.options.nan_policy == "skip":
+            run.log(f"warning: {what}")
+            return
+        raise RunFailure(f"{what}; {last_good_checkpoint(run)}; set task.nan_policy: skip to train on regardless")
 
     def _test(self, run, model, criterion, data, precision, state) -> dict:
         from zoo_classify.batches import Batches
@@ -320,12 +397,16 @@ class ClassificationTask:
                   "epochs_run": state["epoch"], "classes": data["classes"]}
         if state["best_epoch"] is not None and run.checkpoint_dir is not None:
             model.load_state_dict(run.load_checkpoint("best.pt")["model"])
+        if run.world_size > 1 and state["best_epoch"] is not None:  # rank 0 read best.pt: give it to all
+            from zoo.distributed import broadcast_module
+
+            broadcast_module(model)
         if data["test"] is None or len(data["test"]) == 0:
             run.log("no test split: skipping the test")
             return report
         test = Batches(data["test"], batch_size=self.options.eval_batch_size or 4 * self.options.batch_size,
                        device=run.device, train=False, num_workers=self.options.num_workers,
-                       data_on_device=self.options.data_on_device)
+                       data_on_device=self.options.data_on_device, rank=run.rank, world_size=run.world_size)
         loss, accuracy, confusion = evaluate(model, criterion, test, data["num_classes"], precision)
         report["test"] = test_report(loss, accuracy, confusion, data["classes"])
         log_test_table(run, report["test"])
@@ -382,7 +463,12 @@ def progress(run: Any, iterable: Any, *, total: int, label: str) -> Any:
 
 
 def evaluate(model, criterion, batches, num_classes: int, precision) -> tuple:
-    """``(mean loss per sample, accuracy, confusion matrix K×K)`` over ``batches``, without gradients."""
+    """``(mean loss per sample, accuracy, confusion matrix K×K)`` over ``batches``, without gradients.
+
+    When ``batches`` is one process's shard (torchrun), the loss sum, the count and the
+    confusion matrix are added up over the processes first: every process returns the figures
+    of the whole split, exactly as one process would. ``model`` must not be the DDP wrapper.
+    """
     import torch
 
     model.eval()
@@ -397,10 +483,115 @@ def evaluate(model, criterion, batches, num_classes: int, precision) -> tuple:
             total += loss.double() * x.shape[0]
             confusion += torch.bincount(y * num_classes + output.argmax(1), minlength=num_classes ** 2)
             seen += x.shape[0]
+    if getattr(batches, "world_size", 1) > 1:
+        from zoo.distributed import all_reduce_sum
+
+        counted = torch.tensor(seen, device=confusion.device)
+        all_reduce_sum(total, confusion, counted)
+        seen = int(counted)
     confusion = confusion.view(num_classes, num_classes).cpu()
     if seen == 0:
         return math.nan, math.nan, confusion
     return float(total) / seen, int(confusion.trace()) / seen, confusion
+
+
+class LossHealth:
+    """Watches each training step's loss for NaN or infinity, cheaply.
+
+    ``nan_policy`` "stop": the first bad step is recorded on the device (no sync per step) and
+    looked at every ``every`` steps (single process) and at the end of the epoch. "skip": each
+    step's loss is looked at once (one sync per step; ``ClassificationTask._step`` has already
+    left the optimizer's update out) and bad batches are counted.
+    """
+
+    def __init__(self, policy: str, device: Any, *, single_process: bool = True, every: int = 25):
+        import torch
+
+        self.policy, self.every, self.single_process = policy, every, single_process
+        self.step = 0
+        self.skipped = 0
+        self._first_bad: Optional[int] = None
+        self._bad_float: Optional[float] = None
+        self._bad_step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
+        self._bad_value = torch.zeros((), device=device)
+
+    def check(self, loss: Any) -> bool:
+        """Record this step's loss; False when the batch was left out (policy "skip", loss not finite)."""
+        import torch
+
+        self.step += 1
+        finite = torch.isfinite(loss.detach().float())
+        if self.policy == "skip":
+            if not bool(finite):
+                self.skipped += 1
+                return False
+            return True
+        first = (self._bad_step == 0) & ~finite
+        self._bad_step = torch.where(first, torch.full_like(self._bad_step, self.step), self._bad_step)
+        self._bad_value = torch.where(first, loss.detach().float(), self._bad_value)
+        return True
+
+    def failed(self) -> bool:
+        """Policy "stop": whether a bad step has been seen (looked at every ``every`` steps, one process only)."""
+        if self.policy != "stop" or not self.single_process or self.step % self.every:
+            return False
+        return self.first_bad is not None
+
+    @property
+    def first_bad(self) -> Optional[int]:
+        """The first step (1-based) whose loss was not finite, or None (policy "stop"; syncs)."""
+        if self._first_bad is None and self.policy == "stop" and int(self._bad_step):
+            self._first_bad, self._bad_float = int(self._bad_step), float(self._bad_value)
+        return self._first_bad
+
+    @property
+    def bad_value(self) -> Optional[float]:
+        """That step's loss (nan, inf or -inf), or None."""
+        return self._bad_float if self.first_bad is not None else None
+
+
+def last_good_checkpoint(run: Any) -> str:
+    """``last good checkpoint: DIR/checkpoints/last.pt (epoch N)``, or ``... none yet``."""
+    from zoo.checkpoints import saved_epoch
+
+    folder = run.checkpoint_dir
+    epoch = saved_epoch(folder / "last.pt") if folder is not None else None
+    if epoch is None:
+        return "last good checkpoint: none yet"
+    return f"last good checkpoint: {folder / 'last.pt'} (epoch {epoch}; continue with: zoo run --resume {run.directory})"
+
+
+def finite_everywhere(loss: Any) -> bool:
+    """Whether ``loss`` is finite in every process (one sync; all processes agree, so none hangs)."""
+    import torch
+
+    from zoo import distributed
+
+    bad = (~torch.isfinite(loss.detach().float())).float().reshape(())
+    if distributed.is_active():
+        distributed.all_reduce_sum(bad)
+    return not bool(bad)
+
+
+def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
+    """Load a resumed run's ``last.pt`` model and optimizer states; a checkpoint that does not fit the
+    recipe as it is now (another model, another optimizer) is a ``zoo.UserError`` naming both."""
+    path = f"--resume {run.directory if run.directory is not None else run.shared_directory}: checkpoints/last.pt"
+    if not isinstance(saved.get("model"), dict) or not isinstance(saved.get("optimizer"), dict):
+        raise UserError(f"{path} is not a classification checkpoint (no model and optimizer states in it)")
+    try:
+        model.load_state_dict(saved["model"])
+    except (RuntimeError, KeyError, ValueError):
+        from zoo.checkpoints import mismatch
+
+        raise UserError(f"{path} does not fit model {run.section('model').get('name')!r} as "
+                        f"{run.recipe.where(('model',))} builds it now ({mismatch(model.state_dict(), saved['model'])}); "
+                        f"resume with the recipe it was saved with") from None
+    try:
+        optimizer.load_state_dict(saved["optimizer"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise UserError(f"{path} does not fit optimizer {run.section('optimizer').get('name')!r} as "
+                        f"{run.recipe.where(('optimizer',))} builds it now: {' '.join(str(exc).split())[:300]}") from None
 
 
 def _finite_or_none(value: float) -> Optional[float]:

@@ -202,11 +202,34 @@ def _cifar_problem(cls: type, name: str, folder: Path, checksum: bool) -> Option
     return None
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles what CIFAR batches hold (dicts, lists, strings, numbers, numpy arrays), nothing else.
+
+    A pickle may name any importable function to call while it loads (``os.system``...), so a
+    file that is not proven to be the official release is read with this first: any global
+    outside numpy's array reconstruction is refused before it is looked up, so nothing runs.
+    """
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2 pickles
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refused: it names {module}.{name}, which loading would call (a CIFAR batch holds only arrays, "
+            f"lists and strings; loading it could run code)")
+
+
 def _cifar_file_problem(path: Path) -> Optional[str]:
-    """Why ``path`` is not a readable CIFAR pickle, or None."""
+    """Why ``path`` is not a readable CIFAR pickle, or None. Nothing in the file is run (``_CifarUnpickler``)."""
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+            entry = _CifarUnpickler(f, encoding="latin1").load()
     except Exception as error:
         return _first_line(error) or "not a pickle"
     if not isinstance(entry, dict):
@@ -236,6 +259,11 @@ def _cifar_splits(cls, name, root, download, checksum, augment, normalize, image
         problem = _cifar_problem(cls, name, folder, checksum)
     if problem:
         raise UserError(problem)
+    if not checksum:  # files not proven official: read each safely before torchvision unpickles it
+        for filename, _ in _cifar_entries(cls):
+            bad = _cifar_file_problem(folder / filename)
+            if bad:
+                raise UserError(f"{name}: cannot read {folder / filename}: {bad}; replace it")
     reader = _unverified(cls)
     try:
         train = reader(str(root), train=True)

@@ -2,12 +2,15 @@
 
 Defaults are torch's, except ``sgd``'s learning rate (0.01, as the seeds use). An invalid
 value (a negative learning rate, Nesterov without momentum, an empty parameter list) is a
-``zoo.UserError`` naming the optimizer and torch's reason.
+``zoo.UserError`` naming the optimizer and torch's reason. The bounds are also in the
+annotations (``Annotated[float, Gt(0)]``), so a recipe's ``lr: 0`` or ``weight_decay: -1`` is
+refused by the recipe validator with its ``file:line`` before anything is built.
 """
 
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 import torch
+from annotated_types import Ge, Gt, Lt
 
 from zoo.errors import UserError
 
@@ -21,11 +24,11 @@ def _build(name: str, cls: Callable[..., torch.optim.Optimizer], params: Any, **
 
 def sgd(
     params: Any,
-    lr: float = 0.01,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
+    lr: Annotated[float, Gt(0)] = 0.01,
+    momentum: Annotated[float, Ge(0)] = 0.0,
+    dampening: Annotated[float, Ge(0)] = 0.0,
     nesterov: bool = False,
-    weight_decay: float = 0.0,
+    weight_decay: Annotated[float, Ge(0)] = 0.0,
 ) -> torch.optim.Optimizer:
     """Stochastic gradient descent (torch.optim.SGD), the seeds' optimizer.
 
@@ -39,10 +42,10 @@ def sgd(
 
 def adam(
     params: Any,
-    lr: float = 0.001,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
+    lr: Annotated[float, Gt(0)] = 0.001,
+    betas: tuple[Annotated[float, Ge(0), Lt(1)], Annotated[float, Ge(0), Lt(1)]] = (0.9, 0.999),
+    eps: Annotated[float, Ge(0)] = 1e-8,
+    weight_decay: Annotated[float, Ge(0)] = 0.0,
     amsgrad: bool = False,
 ) -> torch.optim.Optimizer:
     """Adam (torch.optim.Adam); the seeds' transfer-learning optimizer (with lr 0.003).
@@ -57,10 +60,10 @@ def adam(
 
 def adamw(
     params: Any,
-    lr: float = 0.001,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
-    weight_decay: float = 0.01,
+    lr: Annotated[float, Gt(0)] = 0.001,
+    betas: tuple[Annotated[float, Ge(0), Lt(1)], Annotated[float, Ge(0), Lt(1)]] = (0.9, 0.999),
+    eps: Annotated[float, Ge(0)] = 1e-8,
+    weight_decay: Annotated[float, Ge(0)] = 0.01,
     amsgrad: bool = False,
 ) -> torch.optim.Optimizer:
     """AdamW: Adam with decoupled weight decay (torch.optim.AdamW).
@@ -74,11 +77,11 @@ def adamw(
 
 def rmsprop(
     params: Any,
-    lr: float = 0.01,
-    alpha: float = 0.99,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
-    momentum: float = 0.0,
+    lr: Annotated[float, Gt(0)] = 0.01,
+    alpha: Annotated[float, Ge(0)] = 0.99,
+    eps: Annotated[float, Ge(0)] = 1e-8,
+    weight_decay: Annotated[float, Ge(0)] = 0.0,
+    momentum: Annotated[float, Ge(0)] = 0.0,
     centered: bool = False,
 ) -> torch.optim.Optimizer:
     """RMSprop (torch.optim.RMSprop).
@@ -93,12 +96,12 @@ def rmsprop(
 
 def lbfgs(
     params: Any,
-    lr: float = 1.0,
-    max_iter: int = 20,
-    max_eval: Optional[int] = None,
-    tolerance_grad: float = 1e-7,
-    tolerance_change: float = 1e-9,
-    history_size: int = 100,
+    lr: Annotated[float, Gt(0)] = 1.0,
+    max_iter: Annotated[int, Gt(0)] = 20,
+    max_eval: Optional[Annotated[int, Gt(0)]] = None,
+    tolerance_grad: Annotated[float, Ge(0)] = 1e-7,
+    tolerance_change: Annotated[float, Ge(0)] = 1e-9,
+    history_size: Annotated[int, Gt(0)] = 100,
     line_search_fn: Optional[Literal["strong_wolfe"]] = None,
 ) -> torch.optim.Optimizer:
     """L-BFGS (torch.optim.LBFGS), as in Gatys style transfer; its step() needs a closure.

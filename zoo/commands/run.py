@@ -74,7 +74,12 @@ def run_command(recipe_spec: Optional[str], overrides: Sequence[str], *, output:
     except (UserError, RunFailure, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise RunFailure(f"the run failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)") from exc
+        detail = " ".join(str(exc).split())[:500]  # one line, however long torch's message is
+        raise RunFailure(f"the run failed: {type(exc).__name__}: {detail} (run with --debug for the traceback)") from exc
+    from zoo.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun the other processes have the same figures: print once
+        return 0
     folder = report.get("run_dir")
     if folder:
         print(f"run folder: {folder}")

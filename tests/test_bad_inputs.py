@@ -1,0 +1,546 @@
+"""Every bad input a user can give gets one clear line, the right exit status, and no traceback.
+
+One row per real user mistake (or environment fault): the row writes the files in their real
+formats, runs the real command line, and checks
+
+- the exit status: 2 for the user's mistake, 1 for a failure while running (a full disk, a
+  loss that turned NaN);
+- exactly one stderr line starting ``zoo: error: ``, matching the row's pattern, which names
+  the file and line, or the key, or the path at fault;
+- no ``Traceback`` anywhere;
+- and, where the row says so, what must still hold afterwards (a checkpoint intact, a payload
+  that would have created a file never ran).
+
+Rows that need a fresh interpreter (plugins installed on PYTHONPATH) run ``python -m zoo`` in a
+subprocess; the others call ``zoo.cli.main`` in-process. ``CASES`` is the table the issue
+asks for: its ids and patterns are the "input -> message" list.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO, run_zoo
+from tests.fake_dists import write_plugin_dist
+from tests.formats import (
+    write_bytes_truncated,
+    write_cifar10,
+    write_idx,
+    write_image_folder,
+    write_mnist,
+    write_not_an_image,
+    write_truncated_image,
+)
+from zoo.cli import main
+
+RECIPE = textwrap.dedent("""\
+    seed: 0
+    task: {name: classification, epochs: 1, batch_size: 64, plots: false}
+    data: {name: digits, normalize: {mean: [0.5], std: [0.5]}}
+    model: {name: mlp, hidden: [32]}
+    loss: {name: cross_entropy}
+    optimizer: {name: adam, lr: 0.003}
+""")
+
+
+class Payload:
+    """Unpickling this creates ``marker``: if the file exists afterwards, the pickle ran code."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@dataclass
+class Ctx:
+    """What a row's setup gets: its own folder, pytest's monkeypatch, and a finished run to copy."""
+
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+    trained_source: Path
+    env: dict = field(default_factory=dict)
+    extra_path: list = field(default_factory=list)
+
+    @property
+    def marker(self) -> Path:
+        return self.tmp / "PWNED"
+
+    def recipe(self, text: str = RECIPE, name: str = "r.yaml") -> Path:
+        path = self.tmp / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def edited(self, old: str, new: str) -> Path:
+        assert old in RECIPE, old
+        return self.recipe(RECIPE.replace(old, new))
+
+    def trained(self) -> Path:
+        """A copy of a finished one-epoch digits run (recipe.yaml, checkpoints/best.pt, last.pt)."""
+        folder = self.tmp / "run"
+        shutil.copytree(self.trained_source, folder)
+        return folder
+
+
+@dataclass
+class Case:
+    id: str
+    setup: Callable[[Ctx], list]  # returns the command line (after "zoo")
+    message: str  # regular expression the error line must match (after "zoo: error: ")
+    status: int = 2
+    subprocess: bool = False
+    after: Optional[Callable[[Ctx], None]] = None  # what must still hold afterwards
+
+
+# -- setups ------------------------------------------------------------------------------------
+
+
+def data_recipe(ctx: Ctx, data: str, model: str = "{name: mlp, hidden: [16]}") -> Path:
+    return ctx.recipe(RECIPE.replace("{name: digits, normalize: {mean: [0.5], std: [0.5]}}", data)
+                      .replace("{name: mlp, hidden: [32]}", model))
+
+
+def mnist_recipe(ctx: Ctx) -> Path:
+    return data_recipe(ctx, f"{{name: mnist, root: {ctx.tmp / 'data'}}}")
+
+
+def cifar_recipe(ctx: Ctx) -> Path:
+    return data_recipe(ctx, f"{{name: cifar10, root: {ctx.tmp / 'data'}, checksum: false}}")
+
+
+def folder_recipe(ctx: Ctx) -> Path:
+    return data_recipe(ctx, f"{{name: imagefolder, root: {ctx.tmp / 'images'}, image_size: 16, test_fraction: 0.3}}")
+
+
+def good_image_folder(ctx: Ctx) -> Path:
+    root = ctx.tmp / "images"
+    write_image_folder(root, ["cat", "dog"], per_class=4, size=(20, 20))
+    return root
+
+
+def mnist_with_label_10(ctx: Ctx) -> list:
+    raw = write_mnist(ctx.tmp / "data", n_train=40, n_test=20)["raw_folder"]
+    labels = np.arange(40, dtype=np.uint8) % 10
+    labels[7] = 10
+    write_idx(raw / "train-labels-idx1-ubyte", labels)
+    return ["run", mnist_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def malicious_cifar(ctx: Ctx) -> list:
+    folder = write_cifar10(ctx.tmp / "data")["folder"]
+    with open(folder / "data_batch_3", "wb") as f:
+        pickle.dump({"data": Payload(ctx.marker), "labels": [0]}, f, protocol=2)
+    return ["run", cifar_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def empty_class(ctx: Ctx) -> list:
+    root = good_image_folder(ctx)
+    (root / "zebra").mkdir()
+    (root / "zebra" / "notes.txt").write_text("no images here yet\n")
+    return ["run", folder_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def fixed_outputs_model(ctx: Ctx) -> list:
+    """A third-party model that always gives 1,000 outputs (an ImageNet head), on 10-class digits."""
+    from torch import nn
+
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    class ThirdParty:
+        @hookimpl
+        def zoo_register_models(self, registry):
+            def imagenet_head(in_channels: int = 1) -> nn.Module:
+                """Flatten, then 1,000 ImageNet classes, whatever the data."""
+                return nn.Sequential(nn.Flatten(), nn.LazyLinear(1000))
+
+            registry.register("acme/imagenet_head", imagenet_head)
+
+    get_manager().register(ThirdParty(), "acme")
+    return ["run", ctx.edited("{name: mlp, hidden: [32]}", "{name: acme/imagenet_head}"), "--output", ctx.tmp / "out"]
+
+
+def sensor_dataset(ctx: Ctx, poisoned: str) -> None:
+    """A third-party dataset plugin whose ``poisoned`` split holds a NaN (a missing reading)."""
+    from zoo import Splits, hookimpl
+    from zoo.plugins import get_manager
+
+    def sensors() -> Splits:
+        """Readings of 8×8 sensors, 4 classes."""
+        g = torch.Generator().manual_seed(0)
+        labels = torch.arange(120) % 4
+        x = torch.randn(120, 1, 8, 8, generator=g) * 0.1 + labels.view(-1, 1, 1, 1).float()
+        parts = {"train": (x[:80].clone(), labels[:80]), "valid": (x[80:100].clone(), labels[80:100]),
+                 "test": (x[100:], labels[100:])}
+        parts[poisoned][0][3, 0, 2, 2] = float("nan")
+        data = {k: torch.utils.data.TensorDataset(*v) for k, v in parts.items()}
+        return Splits(train=data["train"], valid=data["valid"], test=data["test"], classes=list("abcd"))
+
+    class Sensors:
+        @hookimpl
+        def zoo_register_datasets(self, registry):
+            registry.register("acme/sensors", sensors)
+
+    get_manager().register(Sensors(), "acme")
+
+
+def nan_in(split: str) -> Callable[[Ctx], list]:
+    def setup(ctx: Ctx) -> list:
+        sensor_dataset(ctx, split)
+        recipe = ctx.edited("{name: digits, normalize: {mean: [0.5], std: [0.5]}}", "{name: acme/sensors}")
+        return ["run", recipe, "--output", ctx.tmp / "out", "task.batch_size=16"]
+
+    return setup
+
+
+def disk_full_at_second_best(ctx: Ctx) -> list:
+    """The disk fills up while epoch 2 saves its (better) best.pt."""
+    real_fsync = os.fsync
+    writes = []
+
+    def fsync(fd):
+        name = os.readlink(f"/proc/self/fd/{fd}") if os.path.exists(f"/proc/self/fd/{fd}") else ""
+        if os.path.basename(name).startswith(".best.pt."):
+            writes.append(name)
+            if len(writes) >= 2:
+                raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    ctx.monkeypatch.setattr(os, "fsync", fsync)
+    return ["run", ctx.recipe(), "--output", ctx.tmp / "out", "task.epochs=3", "optimizer.lr=0.01"]
+
+
+def best_epoch_is_1(ctx: Ctx) -> None:
+    from zoo import checkpoints
+
+    folder = ctx.tmp / "out" / "checkpoints"
+    assert checkpoints.load(folder / "best.pt")["epoch"] == 1
+    assert checkpoints.load(folder / "last.pt")["epoch"] == 1
+    assert sorted(os.listdir(folder)) == ["best.pt", "last.pt"]  # no temporary file left behind
+
+
+def no_best_checkpoint(ctx: Ctx) -> None:
+    assert not (ctx.tmp / "out" / "checkpoints" / "best.pt").exists()
+
+
+def payload_never_ran(ctx: Ctx) -> None:
+    assert not ctx.marker.exists(), "the malicious pickle ran code"
+
+
+def recipe_untouched(ctx: Ctx) -> None:
+    """A resume that failed leaves the run folder's recipe as it was (so a plain --resume still works)."""
+    assert (ctx.tmp / "run" / "recipe.yaml").read_text() == (ctx.trained_source / "recipe.yaml").read_text()
+
+
+def resume_with(ctx: Ctx, name: str, write: Callable[[Path], None], *overrides: str) -> list:
+    folder = ctx.trained()
+    write(folder / "checkpoints" / name)
+    return ["run", "--resume", folder, "task.epochs=2", *overrides]
+
+
+def eval_with(ctx: Ctx, write: Callable[[Path], None], *overrides: str) -> list:
+    folder = ctx.trained()
+    write(folder / "checkpoints" / "best.pt")
+    return ["eval", folder, *overrides]
+
+
+def evil_pickle(ctx: Ctx) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        torch.save({"model": Payload(ctx.marker), "epoch": 1}, path)
+
+    return write
+
+
+def truncate(path: Path) -> None:
+    write_bytes_truncated(path, keep=0.6)
+
+
+def unchanged(path: Path) -> None:
+    pass
+
+
+def planted_hub_weights(ctx: Ctx) -> list:
+    """A malicious pickle planted in torch.hub's cache under torchvision's real DenseNet-121 file name."""
+    torch_home = ctx.tmp / "torch-home"
+    target = torch_home / "hub" / "checkpoints" / "densenet121-a639ec97.pth"
+    target.parent.mkdir(parents=True)
+    torch.save({"features.conv0.weight": Payload(ctx.marker)}, target)
+    ctx.monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    ctx.monkeypatch.setenv("ZOO_OFFLINE", "1")
+    recipe = ctx.edited("{name: mlp, hidden: [32]}", "{name: densenet121, pretrained: true}")
+    return ["run", recipe, "--output", ctx.tmp / "out", "data.image_size=32", "data.channels=3"]
+
+
+def evil_weights_file(ctx: Ctx) -> list:
+    """A downloaded 'weights' file given as model.weights that is a malicious pickle."""
+    path = ctx.tmp / "downloaded_weights.pth"
+    torch.save({"features.conv0.weight": Payload(ctx.marker)}, path)
+    recipe = ctx.edited("{name: mlp, hidden: [32]}", f"{{name: densenet121, weights: {path}}}")
+    return ["run", recipe, "--output", ctx.tmp / "out", "data.image_size=32", "data.channels=3"]
+
+
+def other_architecture_weights(ctx: Ctx) -> list:
+    """model.weights naming the best.pt of an MLP run, for a DenseNet."""
+    best = ctx.trained() / "checkpoints" / "best.pt"
+    recipe = ctx.edited("{name: mlp, hidden: [32]}", f"{{name: densenet121, weights: {best}}}")
+    return ["run", recipe, "--output", ctx.tmp / "out", "data.image_size=32", "data.channels=3"]
+
+
+def unwritable_output(ctx: Ctx) -> list:
+    blocker = ctx.tmp / "results.txt"
+    blocker.write_text("a file where the user thought a folder was\n")
+    return ["run", ctx.recipe(), "--output", blocker / "run1"]
+
+
+def read_only_output(ctx: Ctx) -> list:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        pytest.skip("root can write in a read-only folder")
+    folder = ctx.tmp / "shared"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return ["run", ctx.recipe(), "--output", folder / "run1"]
+
+
+def base_cycle(ctx: Ctx) -> list:
+    ctx.recipe("base: b.yaml\n" + RECIPE, name="a.yaml")
+    ctx.recipe("base: a.yaml\nseed: 1\n", name="b.yaml")
+    return ["run", ctx.tmp / "a.yaml", "--dry-run"]
+
+
+def python_tag(ctx: Ctx) -> list:
+    recipe = ctx.recipe(RECIPE + f"description: !!python/object/apply:os.system ['touch {ctx.marker}']\n")
+    return ["run", recipe, "--dry-run"]
+
+
+# -- plugins, installed for real (subprocess) ---------------------------------------------------
+
+PLUGIN_MODEL = '''
+from zoo import hookimpl
+
+@hookimpl
+def zoo_register_models(registry):
+    registry.register("{name}", "{package}.models:build", summary="A tiny net")
+'''
+PLUGIN_MODELS = '''
+from torch import nn
+
+def build(num_classes: int = 10, in_channels: int = 1, image_size: int = 8):
+    """A linear classifier."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size * image_size, num_classes))
+'''
+
+
+def install_plugin(ctx: Ctx, package: str, plugin_source: str, model_name: str = "acme/net") -> None:
+    site = ctx.tmp / "site"
+    write_plugin_dist(site, package.replace("_", "-"), "0.1", {package: f"{package}.plugin"}, {
+        f"{package}/__init__.py": "",
+        f"{package}/plugin.py": plugin_source.replace("{name}", model_name).replace("{package}", package),
+        f"{package}/models.py": PLUGIN_MODELS,
+    })
+    if site not in ctx.extra_path:
+        ctx.extra_path.append(site)
+
+
+def plugin_recipe(ctx: Ctx, model: str = "acme/net") -> list:
+    recipe = ctx.edited("{name: mlp, hidden: [32]}", f"{{name: {model}}}")
+    return ["run", recipe, "--output", ctx.tmp / "out"]
+
+
+def plugin_raising_on_import(ctx: Ctx) -> list:
+    install_plugin(ctx, "acme_broken", "raise RuntimeError('acme needs a licence key')\n" + PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
+def plugin_misspelled_hook(ctx: Ctx) -> list:
+    install_plugin(ctx, "acme_typo", PLUGIN_MODEL.replace("def zoo_register_models", "def zoo_register_model"))
+    return plugin_recipe(ctx)
+
+
+def two_plugins_one_name(ctx: Ctx) -> list:
+    install_plugin(ctx, "acme_one", PLUGIN_MODEL)
+    install_plugin(ctx, "acme_two", PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+LINE = r"r\.yaml:\d+"  # file:line in the recipe
+CASES = [
+    # recipes
+    Case("yaml syntax error", lambda c: ["run", c.edited("lr: 0.003}", "lr: 0.003"), "--dry-run"],
+         rf"{LINE}:\d+: .*(expected|flow mapping)"),
+    Case("duplicate key", lambda c: ["run", c.recipe(RECIPE + "model: {name: cnn}\n"), "--dry-run"],
+         rf"{LINE}:\d+: duplicate key model \(first given at line 4\)"),
+    Case("unknown top-level section", lambda c: ["run", c.edited("model:", "modle:"), "--dry-run"],
+         rf"{LINE}: unknown top-level key 'modle' \(did you mean 'model'\?\)"),
+    Case("unknown component name", lambda c: ["run", c.edited("name: mlp", "name: mpl"), "--dry-run"],
+         rf"{LINE}: model\.name: unknown model 'mpl' \(did you mean 'mlp'.*\)"),
+    Case("unknown factory key", lambda c: ["run", c.edited("lr: 0.003", "lrr: 0.003"), "--dry-run"],
+         rf"{LINE}: optimizer\.lrr: unknown key for optimizer 'adam' \(did you mean 'lr'\?\); accepted: lr, "),
+    Case("wrong value type", lambda c: ["run", c.edited("epochs: 1", "epochs: ten"), "--dry-run"],
+         rf"{LINE}: task\.epochs: expected int, got 'ten' \(str\)"),
+    Case("negative learning rate", lambda c: ["run", c.edited("lr: 0.003", "lr: -0.003"), "--dry-run"],
+         rf"{LINE}: optimizer\.lr: expected float, got -0\.003 \(float\): input should be greater than 0"),
+    Case("zero learning rate", lambda c: ["run", c.recipe(), "--dry-run", "optimizer.lr=0"],
+         r"command line \(optimizer\.lr=0\): optimizer\.lr: .*greater than 0"),
+    Case("negative weight decay", lambda c: ["run", c.edited("lr: 0.003", "lr: 0.003, weight_decay: -1"), "--dry-run"],
+         rf"{LINE}: optimizer\.weight_decay: .*greater than or equal to 0"),
+    Case("zero batch size", lambda c: ["run", c.edited("batch_size: 64", "batch_size: 0"), "--dry-run"],
+         rf"{LINE}: task\.batch_size: expected int, got 0 \(int\): input should be greater than 0"),
+    Case("zero epochs", lambda c: ["run", c.edited("epochs: 1", "epochs: 0"), "--dry-run"],
+         rf"{LINE}: task\.epochs: .*greater than 0"),
+    Case("negative epochs", lambda c: ["run", c.recipe(), "--dry-run", "task.epochs=-5"],
+         r"command line \(task\.epochs=-5\): task\.epochs: .*greater than 0"),
+    Case("valid_fraction above 1", lambda c: ["run", c.edited("plots: false", "plots: false, valid_fraction: 1.5"),
+                                              "--dry-run"],
+         rf"{LINE}: task\.valid_fraction: .*less than 1"),
+    Case("valid_fraction of 0", lambda c: ["run", c.recipe(), "--dry-run", "task.valid_fraction=0"],
+         r"command line \(task\.valid_fraction=0\): task\.valid_fraction: .*greater than 0"),
+    Case("base: cycle", base_cycle, r"b\.yaml:1: base: cycle .*a\.yaml -> .*b\.yaml -> .*a\.yaml"),
+    Case("override of a key that doesn't exist", lambda c: ["run", c.recipe(), "--dry-run", "optimizer.lrr=0.1"],
+         r"command line \(optimizer\.lrr=0\.1\): optimizer\.lrr: unknown key for optimizer 'adam' \(did you mean 'lr'\?\)"),
+    Case("override of a section that doesn't exist", lambda c: ["run", c.recipe(), "--dry-run", "modle.hidden=[8]"],
+         r"override 'modle\.hidden=\[8\]': unknown top-level key 'modle' \(did you mean 'model'\?\)"),
+    Case("recipe tag that would run code", python_tag, rf"{LINE}:\d+: unsupported tag !!python/object/apply:os\.system",
+         after=payload_never_ran),
+    # data
+    Case("missing data folder", lambda c: ["run", folder_recipe(c), "--output", c.tmp / "out"],
+         r"imagefolder: root .*images does not exist; expected .*images/train"),
+    Case("MNIST files missing", lambda c: (c.tmp / "data").mkdir() or ["run", mnist_recipe(c), "--output", c.tmp / "out"],
+         r"mnist: missing train-images-idx3-ubyte, .* in .*data/MNIST/raw; set download: true"),
+    Case("MNIST file truncated", lambda c: truncate(write_mnist(c.tmp / "data")["files"][0]) or [
+        "run", mnist_recipe(c), "--output", c.tmp / "out"],
+         r"mnist: cannot read .*MNIST/raw/train-images-idx3-ubyte: .*\(truncated or corrupt\?\)"),
+    Case("CIFAR files missing", lambda c: (write_cifar10(c.tmp / "data")["folder"] / "data_batch_4").unlink() or [
+        "run", cifar_recipe(c), "--output", c.tmp / "out"],
+         r"cifar10: missing data_batch_4 in .*cifar-10-batches-py"),
+    Case("CIFAR file truncated", lambda c: truncate(write_cifar10(c.tmp / "data")["folder"] / "data_batch_2") or [
+        "run", cifar_recipe(c), "--output", c.tmp / "out"],
+         r"cifar10: cannot read .*cifar-10-batches-py/data_batch_2: "),
+    Case("CIFAR batch that is a malicious pickle", malicious_cifar,
+         r"cifar10: cannot read .*data_batch_3: refused: it names .*open, which loading would call",
+         after=payload_never_ran),
+    Case("ImageFolder with an empty class", empty_class, r"imagefolder: class folder .*images/zebra holds no image files"),
+    Case("ImageFolder with a corrupt image", lambda c: write_truncated_image(
+        good_image_folder(c) / "dog" / "dog_9.jpg", keep=0.3) and ["run", folder_recipe(c), "--output", c.tmp / "out"],
+         r"cannot read image .*images/dog/dog_9\.jpg: .*set on_error: skip"),
+    Case("ImageFolder with a non-image file", lambda c: write_not_an_image(
+        good_image_folder(c) / "cat" / "README.png") and ["run", folder_recipe(c), "--output", c.tmp / "out"],
+         r"cannot read image .*images/cat/README\.png: cannot identify image file"),
+    Case("label at or above the number of classes", mnist_with_label_10,
+         r"MNIST/raw/train-labels-idx1-ubyte: labels must lie in 0\.\.9, found 0\.\.10"),
+    Case("num_classes in the recipe disagreeing with the data",
+         lambda c: ["run", c.edited("hidden: [32]", "hidden: [32], num_classes: 3"), "--output", c.tmp / "out"],
+         rf"{LINE}: model 'mlp' gives outputs of shape \(4, 3\) but the data has 10 classes"),
+    Case("model output size not the number of classes", fixed_outputs_model,
+         rf"{LINE}: model 'acme/imagenet_head' gives outputs of shape \(4, 1000\) but the data has 10 classes"),
+    # checkpoints and weights
+    Case("checkpoint of another architecture (eval)", lambda c: eval_with(c, unchanged, "model.hidden=[16, 16]"),
+         r"run/checkpoints/best\.pt: its weights do not fit model 'mlp' as .*recipe\.yaml:\d+ builds it now "
+         r"\(shapes differ: fc1\.weight \(32, 64\) in the file, \(16, 64\) in the model.*; missing from the file: fc3"),
+    Case("checkpoint of another architecture (resume)", lambda c: resume_with(c, "last.pt", unchanged, "model.hidden=[8]"),
+         r"--resume .*run: checkpoints/last\.pt does not fit model 'mlp' as .*recipe\.yaml:\d+ builds it now "
+         r"\(shapes differ: fc1\.weight \(32, 64\) in the file, \(8, 64\) in the model",
+         after=recipe_untouched),
+    Case("weights file of another architecture", other_architecture_weights,
+         r"weights file .*best\.pt does not fit DenseNet: keys the model does not have: fc1\.weight"),
+    Case("truncated checkpoint (resume)", lambda c: resume_with(c, "last.pt", truncate),
+         r"cannot read checkpoint .*run/checkpoints/last\.pt: truncated or not a PyTorch file",
+         after=recipe_untouched),
+    Case("truncated checkpoint (eval)", lambda c: eval_with(c, truncate),
+         r"cannot read checkpoint .*run/checkpoints/best\.pt: truncated or not a PyTorch file"),
+    Case("checkpoint that is a malicious pickle (resume)", lambda c: resume_with(c, "last.pt", evil_pickle(c)),
+         r"refusing to load .*run/checkpoints/last\.pt: it holds more than tensors and plain values "
+         r"\(loading it could run code\): Unsupported global: GLOBAL io\.open",
+         after=lambda c: payload_never_ran(c) or recipe_untouched(c)),
+    Case("checkpoint that is a malicious pickle (eval)", lambda c: eval_with(c, evil_pickle(c)),
+         r"refusing to load .*run/checkpoints/best\.pt: it holds more than tensors",
+         after=payload_never_ran),
+    Case("malicious pickle planted in the torch cache", planted_hub_weights,
+         r"weights file .*torch-home/hub/checkpoints/densenet121-a639ec97\.pth fails its hash check",
+         after=payload_never_ran),
+    Case("weights file that is a malicious pickle", evil_weights_file,
+         r"weights file .*downloaded_weights\.pth holds objects other than tensors .*refused",
+         after=payload_never_ran),
+    # the run folder and the disk
+    Case("output folder inside a file", unwritable_output, r"cannot write the run folder .*results\.txt/run1: "),
+    Case("read-only output folder", read_only_output, r"cannot write the run folder .*shared/run1: Permission denied"),
+    Case("full disk while saving a checkpoint", disk_full_at_second_best,
+         r"cannot write .*out/checkpoints/best\.pt: \[Errno 28\] No space left on device; the previous best\.pt "
+         r"is intact; free some space, then continue after epoch 1 with: zoo run --resume .*out$",
+         status=1, after=best_epoch_is_1),
+    # training health
+    Case("NaN in the training data", nan_in("train"),
+         r"the training loss is nan at epoch 1, step \d+ of 5; last good checkpoint: none yet",
+         status=1, after=no_best_checkpoint),
+    Case("NaN validation loss", nan_in("valid"),
+         r"the validation loss is nan in epoch 1 .*not taken as the best; last good checkpoint: none yet",
+         status=1, after=no_best_checkpoint),
+    # plugins, installed as distributions and loaded in a fresh process
+    Case("plugin that raises on import", plugin_raising_on_import,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_broken' failed to load",
+         subprocess=True),
+    Case("plugin with a misspelled hook", plugin_misspelled_hook,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_typo' failed to load",
+         subprocess=True),
+    Case("two plugins registering one name", two_plugins_one_name,
+         r"r\.yaml:\d+: model\.name: model 'acme/net' is registered by plugins "
+         r"('acme_one' and 'acme_two'|'acme_two' and 'acme_one'); uninstall one of them",
+         subprocess=True),
+]
+# Not yet here: "a style image that isn't an image" waits for the style-transfer task (plugins/zoo_style).
+
+
+@pytest.fixture(scope="module")
+def trained_source(tmp_path_factory):
+    """One finished one-epoch digits run, copied by the rows that need a run folder."""
+    folder = tmp_path_factory.mktemp("trained")
+    recipe = folder / "r.yaml"
+    recipe.write_text(RECIPE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        from zoo.plugins import reset_manager
+
+        reset_manager()
+        assert main(["run", str(recipe), "--output", str(folder / "run")]) == 0
+        reset_manager()
+    return folder / "run"
+
+
+def test_the_table_has_the_rows_the_issue_asks_for():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_is_one_clear_line(case, tmp_path, monkeypatch, capsys, trained_source):
+    monkeypatch.chdir(tmp_path)
+    ctx = Ctx(tmp=tmp_path, monkeypatch=monkeypatch, trained_source=trained_source)
+    argv = [str(a) for a in case.setup(ctx)]
+    if case.subprocess:
+        result = run_zoo(*argv, cwd=tmp_path, env=ctx.env, extra_path=ctx.extra_path + [REPO / "plugins"])
+        status, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        capsys.readouterr()
+        status = main(argv)
+        out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("zoo: error: ")]
+    assert "Traceback" not in err + out, err
+    assert len(errors) == 1, err
+    message = errors[0][len("zoo: error: "):]
+    assert re.search(case.message, message), f"{message!r} does not match {case.message!r}"
+    assert status == case.status, err
+    if case.after is not None:
+        case.after(ctx)

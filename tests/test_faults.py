@@ -1,0 +1,192 @@
+"""Faults during a real ``zoo run``: kill -9 at random moments, and Ctrl-C.
+
+Each fault hits a ``python -m zoo run`` process training on scikit-learn's digits (CPU,
+deterministic). After each ``kill -9`` both checkpoints must load with ``weights_only``; then
+``zoo run --resume`` goes on from ``last.pt``, and the run that was killed again and again ends
+with exactly the weights (bit for bit) of a run that was never interrupted. Ctrl-C (SIGINT)
+must stop with status 130 and one line saying the epoch and the resume command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+from zoo.cli import main
+
+EPOCHS = 8
+RECIPE = f"""\
+seed: 3
+task: {{name: classification, epochs: {EPOCHS}, batch_size: 16, plots: false}}
+data: {{name: digits, normalize: {{mean: [0.5], std: [0.5]}}}}
+model: {{name: mlp, hidden: [128, 128], dropout: 0.1}}
+loss: {{name: cross_entropy}}
+optimizer: {{name: adam, lr: 0.001}}
+"""
+# kill -9 once the process has printed "epoch K/..." and then a random 0..0.5 s more: the kill
+# lands in the next epoch's training steps, its validation, or the middle of saving checkpoints
+KILL_AFTER_EPOCH = (1, 2, 4, 5, 7)
+SEED = 20240611
+
+
+def zoo_process(*args, cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "plugins")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return subprocess.Popen([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 120) -> bool:
+    """Read the process's output until a line starts with ``prefix``; False if it ended first."""
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        if line.startswith(prefix):
+            return True
+        assert time.monotonic() < deadline, f"no line {prefix!r} within {timeout} s"
+    return False
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> tuple:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def resume_in_process(run: Path, capsys) -> None:
+    """``zoo run --resume RUN`` to the end, in this process (no new interpreter to start)."""
+    status = main(["run", "--resume", str(run)])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert f"resuming {run} after epoch" in out.out
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    """The same recipe run once, never interrupted (in this process: the same code as a subprocess)."""
+    folder = tmp_path_factory.mktemp("straight")
+    (folder / "digits.yaml").write_text(RECIPE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        from zoo.plugins import reset_manager
+
+        reset_manager()
+        assert main(["run", str(folder / "digits.yaml"), "--output", str(folder / "run")]) == 0
+        reset_manager()
+    return folder / "run"
+
+
+def assert_same_weights(straight: Path, run: Path) -> None:
+    """The run that was stopped and resumed ends exactly where the uninterrupted one does."""
+    a, b = load(straight / "checkpoints" / "last.pt"), load(run / "checkpoints" / "last.pt")
+    assert a["epoch"] == b["epoch"] == EPOCHS
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["best_epoch"] == b["best_epoch"]
+    best_a, best_b = load(straight / "checkpoints" / "best.pt"), load(run / "checkpoints" / "best.pt")
+    for key in best_a["model"]:
+        assert torch.equal(best_a["model"][key], best_b["model"][key]), key
+    report_a = json.loads((straight / "report.json").read_text())
+    report_b = json.loads((run / "report.json").read_text())
+    assert report_a["test"] == report_b["test"]
+
+
+def test_kill_9_at_random_moments_never_loses_a_checkpoint_and_resume_matches(straight, tmp_path, capsys):
+    (tmp_path / "digits.yaml").write_text(RECIPE)
+    run = tmp_path / "run"
+    rng = random.Random(SEED)
+    results = []
+    process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
+    for i, target in enumerate(KILL_AFTER_EPOCH):
+        delay = 0.0 if i == 2 else rng.uniform(0.0, 0.5)  # 0: in the middle of saving, as often as not
+        started_from = load(run / "checkpoints" / "last.pt")["epoch"] if results else 0
+        assert wait_for_line(process, f"epoch {target}/{EPOCHS} "), "the run ended before the kill"
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGKILL)
+        status, _, err = finish(process)
+        assert status == -signal.SIGKILL and "Traceback" not in err
+        leftovers = [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]  # a write cut short
+        best, last = load(run / "checkpoints" / "best.pt"), load(run / "checkpoints" / "last.pt")
+        # "epoch K" is printed before epoch K's checkpoints are saved, best.pt before last.pt
+        assert target - 1 <= last["epoch"] <= target + 1
+        assert best["epoch"] in (last["best_epoch"], last["epoch"] + 1)
+        assert set(best["model"]) == set(last["model"])
+        results.append({"after_epoch_line": target, "delay_s": round(delay, 3), "resumed_from": started_from,
+                        "last_epoch_on_disk": last["epoch"], "best_epoch_on_disk": best["epoch"],
+                        "temporary_files": len(leftovers)})
+        if target != KILL_AFTER_EPOCH[-1]:
+            process = zoo_process("run", "--resume", run, cwd=tmp_path)
+    resume_in_process(run, capsys)
+    assert_same_weights(straight, run)
+    assert not [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]  # cleaned up by the next save
+    print("\nkill -9 results:", json.dumps(results))
+
+
+def test_ctrl_c_stops_with_a_resumable_checkpoint_and_says_how_to_resume(straight, tmp_path, capsys):
+    (tmp_path / "digits.yaml").write_text(RECIPE)
+    run = tmp_path / "run"
+    process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
+    assert wait_for_line(process, f"epoch 2/{EPOCHS} ")
+    time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    status, _, err = finish(process)
+    assert status == 130, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    saved = load(run / "checkpoints" / "last.pt")["epoch"]
+    assert lines[0] == f"zoo: interrupted during epoch {saved + 1}; resume with: zoo run --resume {run}"
+
+    resume_in_process(run, capsys)
+    assert_same_weights(straight, run)
+
+
+def test_a_write_cut_short_leaves_a_temporary_file_that_the_next_save_removes(tmp_path):
+    from zoo import checkpoints
+
+    path = checkpoints.save_atomic({"epoch": 1}, tmp_path / "last.pt")
+    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"PK\x03\x04 half a zip")  # what kill -9 mid-write leaves
+    (tmp_path / ".best.pt.def456.tmp").write_bytes(b"another file's")
+    checkpoints.save_atomic({"epoch": 2}, path)
+    assert sorted(os.listdir(tmp_path)) == [".best.pt.def456.tmp", "last.pt"]
+    assert checkpoints.load(path)["epoch"] == 2
+
+
+def test_a_logger_plugin_that_raises_costs_its_output_not_the_run(tmp_path, capsys):
+    """A plugin's failure is isolated to that plugin: one warning, and training and the other loggers go on."""
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    calls = []
+
+    class FlakyLogger:
+        @hookimpl
+        def zoo_epoch_end(self, run, epoch, metrics):
+            calls.append(epoch)
+            if epoch == 2:
+                raise ConnectionError("dashboard unreachable")
+
+    get_manager().register(FlakyLogger(), "flaky")
+    (tmp_path / "digits.yaml").write_text(RECIPE)
+    status = main([str(a) for a in ("run", tmp_path / "digits.yaml", "--output", tmp_path / "run", "task.epochs=3")])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert err.strip().splitlines() == [
+        "zoo: warning: plugin 'flaky' raised in zoo_epoch_end: ConnectionError: dashboard unreachable; "
+        "its lifecycle hooks are off for the rest of this run"]
+    assert calls == [1, 2]
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]  # the built-in logger kept writing
+    assert load(tmp_path / "run" / "checkpoints" / "last.pt")["epoch"] == 3
