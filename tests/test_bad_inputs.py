@@ -313,6 +313,14 @@ def read_only_output(ctx: Ctx) -> list:
     return ["run", ctx.recipe(), "--output", folder / "run1"]
 
 
+def style_image_not_an_image(ctx: Ctx) -> list:
+    """The style picture given to the style-transfer recipe is a PDF saved with a .jpg name."""
+    style = ctx.tmp / "starry_night.jpg"
+    style.write_bytes(b"%PDF-1.4\n% not a picture\n")
+    return ["run", REPO / "recipes" / "style_transfer.yaml", "--output", ctx.tmp / "out", f"data.style={style}",
+            "task.steps=1", "task.image_size=32"]
+
+
 def base_cycle(ctx: Ctx) -> list:
     ctx.recipe("base: b.yaml\n" + RECIPE, name="a.yaml")
     ctx.recipe("base: a.yaml\nseed: 1\n", name="b.yaml")
@@ -439,6 +447,8 @@ CASES = [
     Case("ImageFolder with a non-image file", lambda c: write_not_an_image(
         good_image_folder(c) / "cat" / "README.png") and ["run", folder_recipe(c), "--output", c.tmp / "out"],
          r"cannot read image .*images/cat/README\.png: cannot identify image file"),
+    Case("style image that isn't an image", style_image_not_an_image,
+         r"data\.style: .*starry_night\.jpg is not an image Pillow can read"),
     Case("label at or above the number of classes", mnist_with_label_10,
          r"MNIST/raw/train-labels-idx1-ubyte: labels must lie in 0\.\.9, found 0\.\.10"),
     Case("num_classes in the recipe disagreeing with the data",
@@ -500,7 +510,6 @@ CASES = [
          r"('acme_one' and 'acme_two'|'acme_two' and 'acme_one'); uninstall one of them",
          subprocess=True),
 ]
-# Not yet here: "a style image that isn't an image" waits for the style-transfer task (plugins/zoo_style).
 
 
 @pytest.fixture(scope="module")
