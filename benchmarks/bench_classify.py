@@ -35,11 +35,13 @@
    features are computed once, in the first epoch), floor asserted 5x.
 
 ``ZOO_BENCH_SHORT=1``: 6,000 MNIST images and 2 rounds (the transfer run is the same size).
+``ZOO_BENCH_THREADS=N``: N intra-op threads on every side of the MNIST comparison instead of 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -55,7 +57,7 @@ from tests.formats import write_image_folder, write_mnist
 REPO = Path(__file__).resolve().parent.parent
 N_IMAGES = 6_000 if SHORT else 60_000
 ROUNDS = 2 if SHORT else 5
-THREADS = 1
+THREADS = int(os.environ.get("ZOO_BENCH_THREADS", "1"))
 
 
 @pytest.fixture(autouse=True)

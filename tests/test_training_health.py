@@ -169,3 +169,38 @@ def test_clip_grad_norm_bounds_every_update(tmp_path, capsys):
     moved_free = (flat_weights(free / "checkpoints" / "last.pt") - start).norm().item()
     assert 0 < moved_clipped <= steps * lr * clip * 1.0001
     assert moved_free > 20 * steps * lr * clip
+
+
+@pytest.mark.parametrize("policy", ["stop", "skip"])
+def test_reading_each_loss_and_keeping_them_on_the_device_give_the_same_epoch(policy):
+    """The CPU path (each loss read as a float) and the accelerator path (sums and the first bad
+    step kept as tensors, looked at every few steps) agree on every figure of an epoch; the CPU
+    path stops at the bad step itself."""
+    from zoo_classify.training_loss import TrainingLoss
+
+    losses = [0.5, 0.25, float("nan"), 1.0, float("inf"), 2.0, 0.75]
+    sizes = [20, 20, 20, 20, 20, 20, 7]
+    results = []
+    for read_each_step in (True, False):
+        meter = TrainingLoss(policy, torch.device("cpu"), read_each_step=read_each_step, every=2)
+        kept, stopped_at = [], None
+        for step, (value, n) in enumerate(zip(losses, sizes), start=1):
+            kept.append(meter.add(torch.tensor(value, requires_grad=True) * 1.0, n))
+            if meter.failed():
+                stopped_at = step
+                break
+        results.append((kept, stopped_at, meter.first_bad, meter.bad_value, meter.skipped, meter.seen,
+                        meter.mean if policy == "skip" else None))
+    host, device = results
+    assert host[2] == device[2] and host[4] == device[4]  # first bad step, batches left out
+    assert host[3] == device[3] or (math.isnan(host[3]) and math.isnan(device[3]))
+    if policy == "skip":
+        good = [(v, n) for v, n in zip(losses, sizes) if math.isfinite(v)]
+        assert results[0][6] == pytest.approx(sum(v * n for v, n in good) / sum(n for _, n in good))
+        assert results[1][6] == pytest.approx(results[0][6])
+        assert host[0] == device[0] == [True, True, False, True, False, True, True]
+        assert host[4] == 2 and host[5] == device[5] == 87
+    else:
+        assert host[2] == 3 and math.isnan(host[3])
+        assert host[1] == 3  # at once on the CPU
+        assert device[1] == 4  # elsewhere looked at every 2nd step: step 4 is the first look after step 3

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Optional
 from annotated_types import Ge, Gt, Lt
 
 from zoo.errors import RunFailure, UserError
+from zoo_classify.training_loss import TrainingLoss
 
 
 @dataclass
@@ -335,39 +336,38 @@ class ClassificationTask:
         import torch
 
         model.train()
-        total = torch.zeros((), device=run.device)
-        seen = 0
-        health = LossHealth(self.options.nan_policy, run.device, single_process=batches.world_size == 1)
+        losses = TrainingLoss(self.options.nan_policy, run.device, single_process=batches.world_size == 1)
         for x, y in progress(run, batches.epoch(epoch), total=len(batches), label=f"epoch {epoch}/{self.options.epochs}"):
             if self.options.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             loss = self._step(model, criterion, optimizer, precision, x, y)
             if batch_scheduler is not None:
                 batch_scheduler.step()
-            if not health.check(loss):  # a skipped batch (nan_policy skip): no update, not in the mean
+            if not losses.add(loss, x.shape[0]):  # a skipped batch (nan_policy skip): no update, not in the mean
                 continue
-            if health.failed():  # nan_policy stop: checked every few steps, without a sync per step
+            if losses.failed():  # nan_policy stop: seen at once on the CPU, every few steps elsewhere
                 break
-            total += loss.detach().float() * x.shape[0]
-            seen += x.shape[0]
-        if batches.world_size == 1 and health.first_bad is not None:
-            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches)))
-        if health.skipped:
-            run.log(f"epoch {epoch}: left out {health.skipped} of {len(batches)} batches whose loss was not finite")
+        if batches.world_size == 1 and losses.first_bad is not None:
+            raise RunFailure(self._non_finite_training(run, epoch, losses, len(batches)))
+        if losses.skipped:
+            run.log(f"epoch {epoch}: left out {losses.skipped} of {len(batches)} batches whose loss was not finite")
         if batches.world_size > 1:  # the mean over every process's samples, the same on each
             from zoo.distributed import all_reduce_sum
 
-            counted = torch.tensor(seen, device=total.device)
+            total = losses.sum_tensor(run.device)
+            counted = torch.tensor(losses.seen, device=run.device)
             all_reduce_sum(total, counted)
             seen = int(counted)
-        if health.skipped and not seen:  # every batch left out (under torchrun: on every process)
-            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches)))
-        train_loss = float(total) / max(seen, 1)
+            train_loss = float(total) / max(seen, 1)
+        else:
+            seen, train_loss = losses.seen, losses.mean
+        if losses.skipped and not seen:  # every batch left out (under torchrun: on every process)
+            raise RunFailure(self._non_finite_training(run, epoch, losses, len(batches)))
         if not math.isfinite(train_loss):  # under torchrun: another process's batch (the sum is shared)
-            raise RunFailure(self._non_finite_training(run, epoch, health, len(batches), value=train_loss))
+            raise RunFailure(self._non_finite_training(run, epoch, losses, len(batches), value=train_loss))
         return train_loss
 
-    def _non_finite_training(self, run: Any, epoch: int, health: "LossHealth", steps: int,
+    def _non_finite_training(self, run: Any, epoch: int, health: "TrainingLoss", steps: int,
                              value: Optional[float] = None) -> str:
         """The one-line error for a training loss that is NaN or infinite."""
         if health.skipped and health.first_bad is None:
@@ -493,61 +493,6 @@ def evaluate(model, criterion, batches, num_classes: int, precision) -> tuple:
     if seen == 0:
         return math.nan, math.nan, confusion
     return float(total) / seen, int(confusion.trace()) / seen, confusion
-
-
-class LossHealth:
-    """Watches each training step's loss for NaN or infinity, cheaply.
-
-    ``nan_policy`` "stop": the first bad step is recorded on the device (no sync per step) and
-    looked at every ``every`` steps (single process) and at the end of the epoch. "skip": each
-    step's loss is looked at once (one sync per step; ``ClassificationTask._step`` has already
-    left the optimizer's update out) and bad batches are counted.
-    """
-
-    def __init__(self, policy: str, device: Any, *, single_process: bool = True, every: int = 25):
-        import torch
-
-        self.policy, self.every, self.single_process = policy, every, single_process
-        self.step = 0
-        self.skipped = 0
-        self._first_bad: Optional[int] = None
-        self._bad_float: Optional[float] = None
-        self._bad_step = torch.zeros((), dtype=torch.long, device=device)  # 0: none yet
-        self._bad_value = torch.zeros((), device=device)
-
-    def check(self, loss: Any) -> bool:
-        """Record this step's loss; False when the batch was left out (policy "skip", loss not finite)."""
-        import torch
-
-        self.step += 1
-        finite = torch.isfinite(loss.detach().float())
-        if self.policy == "skip":
-            if not bool(finite):
-                self.skipped += 1
-                return False
-            return True
-        first = (self._bad_step == 0) & ~finite
-        self._bad_step = torch.where(first, torch.full_like(self._bad_step, self.step), self._bad_step)
-        self._bad_value = torch.where(first, loss.detach().float(), self._bad_value)
-        return True
-
-    def failed(self) -> bool:
-        """Policy "stop": whether a bad step has been seen (looked at every ``every`` steps, one process only)."""
-        if self.policy != "stop" or not self.single_process or self.step % self.every:
-            return False
-        return self.first_bad is not None
-
-    @property
-    def first_bad(self) -> Optional[int]:
-        """The first step (1-based) whose loss was not finite, or None (policy "stop"; syncs)."""
-        if self._first_bad is None and self.policy == "stop" and int(self._bad_step):
-            self._first_bad, self._bad_float = int(self._bad_step), float(self._bad_value)
-        return self._first_bad
-
-    @property
-    def bad_value(self) -> Optional[float]:
-        """That step's loss (nan, inf or -inf), or None."""
-        return self._bad_float if self.first_bad is not None else None
 
 
 def last_good_checkpoint(run: Any) -> str:
