@@ -4,12 +4,12 @@ Each ``*_epoch_runner`` does its setup once (reading the files, building the mod
 optimizer) and returns ``epoch(number)``, which trains one epoch and validates once, the part
 that is timed:
 
-- ``zoo_epoch_runner``: zoo's own code path. The recipe is checked and the classification
-  task created exactly as ``zoo.run.execute`` does; the data, model, loss, optimizer,
-  ``Batches`` and ``Precision`` are built as ``ClassificationTask.run`` builds them (the
-  split stratified 80/20 by ``task.valid_fraction``, ``TensorImageDataset`` batches of
-  ``task.batch_size``, evaluation batches of 4x that). ``epoch(n)`` calls the task's
-  ``_train_epoch`` and then ``evaluate`` -- what ``run`` times as an epoch's ``seconds``.
+- ``zoo_epoch_runner``: zoo's own code path. ``zoo.run.prepare`` checks the recipe and creates
+  the task as ``zoo run`` does; ``ClassificationTask.setup`` builds the data, model, loss,
+  optimizer and batches as its ``run`` does (the split stratified 80/20 by
+  ``task.valid_fraction``, ``TensorImageDataset`` batches of ``task.batch_size``, evaluation
+  batches of 4x that). ``epoch(n)`` is ``train_epoch(n)`` then ``validate()`` -- what ``run``
+  times as an epoch's ``seconds``.
 - ``seeds_epoch_runner``: the seeds' notebook as written ("Loading Data With
   Train-Validation-Test Split", "Training Model With Validation Loss and Stopping"):
   ``torchvision.datasets.MNIST`` with ``transforms.ToTensor()``, a numpy-shuffled 80/20 split
@@ -59,40 +59,20 @@ class Net(nn.Module):
 
 
 def zoo_epoch_runner(recipe_path: Path, overrides: list) -> EpochRunner:
-    """Set up zoo's classification task for ``recipe_path`` + ``overrides`` as ``execute`` and
-    ``ClassificationTask.run`` do; return ``epoch(n)``: ``_train_epoch`` + ``evaluate``, giving
-    the training loss.
+    """Set up zoo's classification task for ``recipe_path`` + ``overrides`` as ``zoo run`` does
+    (``zoo.run.prepare``, then ``ClassificationTask.setup``); return ``epoch(n)``: the task's
+    ``train_epoch(n)`` and ``validate()``, giving the training loss.
     """
-    from zoo.plugins import get_manager
     from zoo.recipe import load_recipe
-    from zoo.run import Run, check_recipe, resolve_device, seed_everything
-    from zoo_classify.batches import Batches
-    from zoo_classify.precision import Precision
-    from zoo_classify.task import evaluate
+    from zoo.run import prepare, seed_everything
 
-    recipe = load_recipe(recipe_path, overrides=overrides)
-    manager = get_manager()
-    task_entry, task_options = check_recipe(recipe, manager.registries)
-    seed = recipe.data.get("seed", 0)
-    run = Run(name=recipe.name, recipe=recipe, registries=manager.registries, manager=manager, directory=None,
-              device=resolve_device(task_options.get("device", "auto")), seed=seed,
-              task_options=task_options, quiet=True)
-    task = task_entry.create(**task_options)
-    o = task.options
-    seed_everything(seed)
-    data = task._data(run)
-    model = task._model(run, data).to(run.device)
-    criterion = run.build("loss")
-    optimizer = run.build_optimizer(model)
-    train = Batches(data["train"], batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,
-                    num_workers=o.num_workers, drop_singleton=True, data_on_device=o.data_on_device)
-    valid = Batches(data["valid"], batch_size=o.eval_batch_size or 4 * o.batch_size, device=run.device,
-                    train=False, num_workers=o.num_workers, data_on_device=o.data_on_device)
-    precision = Precision(o.amp, run.device)
+    run, task = prepare(load_recipe(recipe_path, overrides=overrides), quiet=True)
+    seed_everything(run.seed)
+    training = task.setup(run)
 
     def epoch(number: int) -> float:
-        train_loss = task._train_epoch(run, model, criterion, optimizer, precision, train, number, None)
-        evaluate(model, criterion, valid, data["num_classes"], precision)
+        train_loss = training.train_epoch(number)
+        training.validate()
         return train_loss
 
     return epoch

@@ -123,6 +123,7 @@ class Run:
     resumed: bool = False
     rank: int = 0
     world_size: int = 1
+    task_name: str = ""
     task_options: dict = field(default_factory=dict)
     quiet: bool = False
     # the run folder as every process sees it, for reading (--resume); only rank 0 writes there
@@ -282,31 +283,44 @@ def check_recipe(recipe: Any, registries: Registries) -> tuple:
     return task_entry, task_options
 
 
-def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path] = None,
-            dry_run: bool = False, runs_root: Path = Path("runs"), quiet: bool = False) -> dict:
-    """Run ``recipe`` (a ``zoo.recipe.Recipe``); return the report. See the module docstring."""
+def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = False, launch: Any = None,
+            quiet: bool = False) -> tuple:
+    """Check ``recipe`` (a ``zoo.recipe.Recipe``) and create its task, running nothing.
+
+    Every section is validated against its factory (``check_recipe``); the device is the
+    task's ``device`` option (``auto``: CUDA, MPS, CPU), or this process's under torchrun
+    (``launch``: a ``zoo.distributed`` launch, or None for one process). ``directory`` is the
+    run folder when it already exists (``zoo eval``); ``execute`` fills it in later otherwise.
+    Returns ``(run, task)``: the ``Run`` a task's methods take and the task object its factory
+    made. Raises ``zoo.UserError`` naming the recipe line at fault.
+    """
     from zoo.plugins import get_manager
 
     manager = get_manager()
     registries = manager.registries
     task_entry, task_options = check_recipe(recipe, registries)
-    seed = recipe.data.get("seed", 0)
     device = resolve_device(task_options.get("device", "auto"))
-    launch = None if dry_run else distributed.from_environment()  # torchrun's RANK, WORLD_SIZE...
     if launch is not None:
         device = distributed.process_device(task_options.get("device", "auto"), launch.local_rank)
-    run = Run(name=recipe.name, recipe=recipe, registries=registries, manager=manager, directory=None,
-              device=device, seed=seed, resumed=resume is not None,
+    run = Run(name=recipe.name, recipe=recipe, registries=registries, manager=manager, directory=directory,
+              device=device, seed=recipe.data.get("seed", 0), resumed=resumed,
               rank=launch.rank if launch else 0, world_size=launch.world_size if launch else 1,
-              task_options=task_options, quiet=quiet)
-    task = task_entry.create(**task_options)
+              task_name=task_entry.name, task_options=task_options, quiet=quiet)
+    return run, task_entry.create(**task_options)
+
+
+def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path] = None,
+            dry_run: bool = False, runs_root: Path = Path("runs"), quiet: bool = False) -> dict:
+    """Run ``recipe`` (a ``zoo.recipe.Recipe``); return the report. See the module docstring."""
+    launch = None if dry_run else distributed.from_environment()  # torchrun's RANK, WORLD_SIZE...
+    run, task = prepare(recipe, resumed=resume is not None, launch=launch, quiet=quiet)
     if dry_run:
         check = getattr(task, "check", None)
-        seed_everything(seed)
+        seed_everything(run.seed)
         if check is not None:
             check(run)
         return {}
-    with distributed.session(launch, device):
+    with distributed.session(launch, run.device):
         return _train(run, task, output=output, resume=resume, runs_root=runs_root)
 
 

@@ -40,6 +40,43 @@ class Options:
     plots: bool = True
 
 
+@dataclass
+class Training:
+    """What a classification run trains with (``ClassificationTask.setup`` builds it).
+
+    ``model`` is the model whose weights are saved; ``step_model`` computes the steps and the
+    validation (the model, its ``torch.compile`` form, or only its head when the frozen
+    backbone's features are cached); ``train_model`` is ``step_model`` as trained (wrapped in
+    DistributedDataParallel under torchrun). ``train``/``valid`` are ``Batches``.
+    """
+
+    task: "ClassificationTask"
+    run: Any
+    data: dict
+    model: Any
+    step_model: Any
+    train_model: Any
+    criterion: Any
+    optimizer: Any
+    precision: Any
+    train: Any
+    valid: Any
+    scheduler: Any = None
+    scheduler_step: str = "epoch"  # when the scheduler steps: "epoch", "batch" or "plateau"
+
+    def train_epoch(self, epoch: int) -> float:
+        """Train one epoch (``epoch`` counts from 1 and seeds its batch order); return the mean
+        training loss per sample. Raises ``zoo.RunFailure`` for a NaN/infinite loss under
+        ``nan_policy: stop``."""
+        batch_scheduler = self.scheduler if self.scheduler_step == "batch" else None
+        return self.task._train_epoch(self.run, self.train_model, self.criterion, self.optimizer, self.precision,
+                                      self.train, epoch, batch_scheduler)
+
+    def validate(self) -> tuple:
+        """``(mean loss per sample, accuracy, K×K confusion matrix)`` on the validation split."""
+        return evaluate(self.step_model, self.criterion, self.valid, self.data["num_classes"], self.precision)
+
+
 def classification(
     epochs: Annotated[int, Gt(0)] = 10,
     batch_size: Annotated[int, Gt(0)] = 64,
@@ -151,23 +188,20 @@ class ClassificationTask:
                             f"{tuple(out.shape)} but the data has {k} classes (expected (batch, {k}))")
 
     def check(self, run: Any) -> None:
-        """``zoo run --dry-run``: build data, model, loss and optimizer and push one batch through."""
-        data = self._data(run)
-        self._check_labels(run, data)
-        model = self._model(run, data).to(run.device)
-        self._dry_forward(run, model, data)
-        run.build("loss")
-        optimizer = run.build_optimizer(model)
-        if run.has_section("scheduler"):
-            run.build("scheduler", optimizer, fill={"epochs": self.options.epochs, "steps_per_epoch": 1})
+        """``zoo run --dry-run``: build everything training takes and push one batch through the model."""
+        self.setup(run)
 
     # -- the run -------------------------------------------------------------------------
 
-    def run(self, run: Any) -> dict:
+    def setup(self, run: Any) -> "Training":
+        """Build what training takes, as ``run`` does before its first epoch: the data and its
+        splits, the model (checked with one batch), the loss, the optimizer, the scheduler, the
+        batches and the precision. Returns a ``Training``, whose ``train_epoch(n)`` and
+        ``validate()`` are an epoch of ``run`` (no checkpoint, log line or hook). Raises
+        ``zoo.UserError`` for data and a model that don't fit each other.
+        """
         import torch
 
-        from zoo import distributed
-        from zoo.run import rng_state, set_rng_state
         from zoo_classify.batches import Batches
         from zoo_classify.precision import Precision
 
@@ -191,9 +225,18 @@ class ClassificationTask:
             scheduler = run.build("scheduler", optimizer, fill={"epochs": o.epochs, "steps_per_epoch": len(train)})
             entry = run.registries.schedulers.get(run.section("scheduler")["name"])
             scheduler_step = entry.metadata.get("step", "epoch")
-        precision = Precision(o.amp, run.device)
         step_model = torch.compile(model, backend=o.compile_backend) if o.compile else model
+        return Training(task=self, run=run, data=data, model=model, step_model=step_model, train_model=step_model,
+                        criterion=criterion, optimizer=optimizer, precision=Precision(o.amp, run.device),
+                        train=train, valid=valid, scheduler=scheduler, scheduler_step=scheduler_step)
 
+    def run(self, run: Any) -> dict:
+        from zoo import distributed
+        from zoo.run import rng_state, set_rng_state
+
+        o = self.options
+        t = self.setup(run)
+        data, model, optimizer, scheduler, precision = t.data, t.model, t.optimizer, t.scheduler, t.precision
         state = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": None, "history": [], "bad_epochs": 0}
         if run.resumed:
             saved = run.load_checkpoint("last.pt")
@@ -205,25 +248,25 @@ class ClassificationTask:
             state = {k: saved[k] for k in state}
             set_rng_state(saved["rng"])
             run.log(f"resuming {run.directory} after epoch {state['epoch']}")
-        self._describe(run, data, model, train)
+        self._describe(run, data, model, t.train)
         if run.world_size > 1:
             run.log(f"{run.world_size} processes ({distributed.backend_for(run.device)}): {o.batch_size} samples "
-                    f"per process and step, {o.batch_size * run.world_size} in all; {len(train)} steps per epoch")
+                    f"per process and step, {o.batch_size * run.world_size} in all; {len(t.train)} steps per epoch")
         started = time.perf_counter()
-        step_model, train, valid = self._feature_cache(run, model, data, precision, step_model, train, valid)
-        train_model = distributed.wrap(step_model, run.device)  # DistributedDataParallel under torchrun
+        t.step_model, t.train, t.valid = self._feature_cache(run, model, data, precision, t.step_model,
+                                                             t.train, t.valid)
+        t.train_model = distributed.wrap(t.step_model, run.device)  # DistributedDataParallel under torchrun
 
         for epoch in range(state["epoch"] + 1, o.epochs + 1):
             started = started or time.perf_counter()
-            train_loss = self._train_epoch(run, train_model, criterion, optimizer, precision, train, epoch,
-                                           scheduler if scheduler_step == "batch" else None)
+            train_loss = t.train_epoch(epoch)
             distributed.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) the same model
-            valid_loss, valid_accuracy, _ = evaluate(step_model, criterion, valid, data["num_classes"], precision)
+            valid_loss, valid_accuracy, _ = t.validate()
             if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
                 self._non_finite_validation(run, epoch, valid_loss)
-            if scheduler is not None and scheduler_step == "plateau":
+            if scheduler is not None and t.scheduler_step == "plateau":
                 scheduler.step(valid_loss)
-            elif scheduler is not None and scheduler_step == "epoch":
+            elif scheduler is not None and t.scheduler_step == "epoch":
                 scheduler.step()
             metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
                        "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
@@ -248,7 +291,7 @@ class ClassificationTask:
             if o.patience is not None and state["bad_epochs"] >= o.patience:
                 run.log(f"early stop: no better validation loss for {o.patience} epochs")
                 break
-        return self._test(run, model, criterion, data, precision, state)
+        return self._test(run, model, t.criterion, data, precision, state)
 
     def _feature_cache(self, run, model, data, precision, step_model, train, valid) -> tuple:
         """With a frozen backbone and fixed training images, train the head on features computed once.

@@ -24,9 +24,8 @@ def open_run(folder: Path, overrides: Sequence[str] = (), *, quiet: bool = False
     nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that is not a
     run folder or has no ``checkpoints/best.pt``, and for an invalid recipe or override.
     """
-    from zoo.plugins import get_manager
     from zoo.recipe import load_recipe
-    from zoo.run import Run, check_recipe, resolve_device, seed_everything
+    from zoo.run import prepare, seed_everything
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -36,16 +35,9 @@ def open_run(folder: Path, overrides: Sequence[str] = (), *, quiet: bool = False
     best = folder / "checkpoints" / "best.pt"
     if not best.is_file():
         raise UserError(f"{folder}: no checkpoints/best.pt (a run saves it at the end of its first epoch)")
-    recipe = load_recipe(folder / "recipe.yaml", overrides)
-    manager = get_manager()
-    task_entry, task_options = check_recipe(recipe, manager.registries)
-    seed = recipe.data.get("seed", 0)
-    run = Run(name=recipe.name, recipe=recipe, registries=manager.registries, manager=manager, directory=folder,
-              device=resolve_device(task_options.get("device", "auto")), seed=seed,
-              task_options=task_options, quiet=quiet)
-    task = task_entry.create(**task_options)
-    seed_everything(seed)
-    return run, task, task_entry.name
+    run, task = prepare(load_recipe(folder / "recipe.yaml", overrides), directory=folder, quiet=quiet)
+    seed_everything(run.seed)
+    return run, task, run.task_name
 
 
 def task_method(task: Any, task_name: str, method: str, doing: str) -> Any:
