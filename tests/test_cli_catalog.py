@@ -128,6 +128,17 @@ def test_info_shows_plugin_distribution_parameters_and_doc(site, zoo_cli):
     assert data["parameters"][1]["default"] == 4
 
 
+def test_info_writes_types_with_their_bounds_and_defaults_as_a_recipe_would(zoo_cli):
+    out = zoo_cli("info", "optimizer", "adam").stdout
+    assert "  lr: float > 0 = 0.001\n" in out
+    assert "  betas: tuple[float in [0, 1), float in [0, 1)] = [0.9, 0.999]\n" in out
+    assert "  amsgrad: bool = false\n" in out
+    out = zoo_cli("info", "task", "classification").stdout
+    assert "  eval_batch_size: int > 0 or null = null\n" in out
+    assert "  amp: one of 'off', 'bf16', 'fp16' = 'off'\n" in out
+    assert "sections: data, model, loss, optimizer\n" in out
+
+
 @pytest.mark.parametrize("args, expected", [
     (["list", "gadgets"], "unknown kind 'gadgets'"),
     (["info", "model", "goodpkg/nett"], "did you mean 'goodpkg/net'"),

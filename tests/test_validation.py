@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Optional, Union
 
 import pytest
 import torch
+from annotated_types import Ge, Lt
 from pydantic import Field
 
 from zoo import UserError
@@ -224,8 +225,24 @@ def test_bad_list_item_points_at_its_line(tmp_path):
 def test_constraint_errors_say_which_constraint(tmp_path):
     path, recipe = recipe_file(tmp_path, "model: {name: cnn, num_classes: 2, width: 0}\n")
     message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
-    assert message.startswith(f"{path}:1: model.width: expected int, got 0 (int): ")
-    assert "greater than or equal to 1" in message
+    assert message == f"{path}:1: model.width: expected int >= 1, got 0 (int)"
+
+
+Unit = Annotated[float, Ge(0), Lt(1)]
+
+
+def adam_like(params, lr: Annotated[float, Ge(0)] = 0.001, betas: tuple[Unit, Unit] = (0.9, 0.999)):
+    return None
+
+
+def test_a_bound_inside_a_container_names_the_item(tmp_path):
+    """betas: [2, 3] -> the first item at fault and its bound, on the recipe line."""
+    optimizers = Registry("optimizers")
+    optimizers.register("adam", adam_like)
+    path, recipe = recipe_file(tmp_path, "optimizer:\n  name: adam\n  betas: [2, 3]\n")
+    message = failure(lambda: validate_section(recipe, "optimizer", optimizers.get("adam"), supplied=("params",)))
+    assert message == (f"{path}:3: optimizer.betas: expected tuple[float in [0, 1), float in [0, 1)], "
+                       f"got [2, 3] (list): item 0: input should be less than 1, got 2")
 
 
 def test_section_not_a_mapping(tmp_path):

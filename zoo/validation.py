@@ -49,6 +49,8 @@ SECTION_KINDS = {"data": "datasets", "model": "models", "loss": "losses", "optim
 _CONFIG = ConfigDict(arbitrary_types_allowed=True, coerce_numbers_to_str=True)
 _EMPTY = inspect.Parameter.empty
 # pydantic error types that say no more than "expected <type>, got <value>"
+# a bound the expected type already states ("expected float > 0, got -1 (float)")
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _PLAIN_TYPE_ERRORS = {
     "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type",
     "bool_type", "bool_parsing", "literal_error", "list_type", "tuple_type", "dict_type",
@@ -100,6 +102,15 @@ def _annotations(factory: Any, params: Iterable[inspect.Parameter]) -> dict:
             annotation = Optional[annotation]
         result[p.name] = annotation
     return result
+
+
+def resolved_annotations(factory: Any, params: Iterable[inspect.Parameter]) -> dict:
+    """Parameter name -> its annotation resolved (``from __future__ import annotations``
+    strings evaluated; ``Optional`` added where the default is None), for the ``params`` of
+    ``factory`` that have one. An annotation that can't be resolved is left out."""
+    params = [p for p in params if p.annotation is not _EMPTY]
+    return {name: annotation for name, annotation in _annotations(factory, params).items()
+            if annotation is not Any or next(p for p in params if p.name == name).annotation is Any}
 
 
 def _accepts_none(annotation: Any) -> bool:
@@ -162,7 +173,8 @@ def _build_adapter(annotation: Any) -> Optional[TypeAdapter]:
 
 
 def describe_type(annotation: Any) -> str:
-    """A short readable name for an annotation: ``int``, ``list[int]``, ``one of 'a', 'b'``, ``float or null``."""
+    """A short readable name for an annotation: ``int``, ``list[int]``, ``one of 'a', 'b'``,
+    ``float or null``, with the bounds of ``Annotated`` constraints: ``float > 0``, ``float in [0, 1)``."""
     if annotation is Any or annotation is _EMPTY:
         return "any value"
     if annotation is type(None) or annotation is None:
@@ -170,7 +182,7 @@ def describe_type(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return describe_type(args[0])
+        return describe_type(args[0]) + _describe_bounds(args[1:])
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin is typing.Union or _is_union_type(annotation):
@@ -182,6 +194,30 @@ def describe_type(annotation: Any) -> str:
             return f"{name}[{inner}]"
         return name
     return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+
+
+def _describe_bounds(metadata: Sequence) -> str:
+    """`` > 0``, `` >= 0``, `` in [0, 1)`` for annotated_types' Gt/Ge/Lt/Le (also inside
+    ``Interval`` and pydantic's ``Field``); "" when there is no bound."""
+    bounds: dict = {}
+    for item in metadata:
+        if isinstance(getattr(item, "metadata", None), list):  # pydantic's Field(ge=1): its constraints
+            found = _describe_bounds(item.metadata)
+            if found:
+                return found
+        for op in ("gt", "ge", "lt", "le"):
+            value = getattr(item, op, None)
+            if value is not None:
+                bounds[op] = value
+    low = ("(", bounds["gt"]) if "gt" in bounds else ("[", bounds["ge"]) if "ge" in bounds else None
+    high = (")", bounds["lt"]) if "lt" in bounds else ("]", bounds["le"]) if "le" in bounds else None
+    if low and high:
+        return f" in {low[0]}{low[1]}, {high[1]}{high[0]}"
+    if low:
+        return f" {'>' if low[0] == '(' else '>='} {low[1]}"
+    if high:
+        return f" {'<' if high[0] == ')' else '<='} {high[1]}"
+    return ""
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -213,11 +249,11 @@ def _type_error(recipe: Any, section: str, key: str, annotation: Any, value: Any
     message = f"expected {describe_type(annotation)}, got {_show(value)} ({_type_name(value)})"
     union = typing.get_origin(annotation) is typing.Union or _is_union_type(annotation)
     first = errors[0]
-    inner = () if union or len(errors) != 1 else _item_path(value, first["loc"])
+    inner = () if union else _item_path(value, first["loc"])  # the first item at fault
     if inner:
         item = ".".join(str(s) for s in inner)
         message += f": item {item}: {first['msg'][:1].lower()}{first['msg'][1:]}, got {_show(first['input'])}"
-    elif not union and len(errors) == 1 and first["type"] not in _PLAIN_TYPE_ERRORS:
+    elif not union and len(errors) == 1 and first["type"] not in _PLAIN_TYPE_ERRORS | _BOUND_ERRORS:
         message += f": {first['msg'][:1].lower()}{first['msg'][1:]}"
     return UserError(f"{recipe.where((section, key) + inner)}: {dotted}: {message}")
 

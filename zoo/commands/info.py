@@ -27,21 +27,41 @@ def parse_assignments(items: Sequence[str]) -> dict:
     return found
 
 
-def describe_parameter(param: inspect.Parameter) -> dict:
-    annotation = param.annotation
+def describe_parameter(param: inspect.Parameter, annotation: Any = inspect.Parameter.empty) -> dict:
+    """One recipe key of a factory: name, type (readable, with bounds), required, default.
+
+    ``annotation``: the parameter's resolved annotation (``param.annotation`` when not given;
+    a string annotation is shown as written).
+    """
+    from zoo.validation import describe_type
+
+    if annotation is inspect.Parameter.empty:
+        annotation = param.annotation
     if annotation is inspect.Parameter.empty:
         type_text = None
     elif isinstance(annotation, str):
         type_text = annotation
     else:
-        type_text = inspect.formatannotation(annotation)
+        type_text = describe_type(annotation)
     described = {"name": param.name, "type": type_text, "required": param.default is inspect.Parameter.empty}
     if param.default is not inspect.Parameter.empty:
-        described["default"] = param.default if _plain(param.default) else repr(param.default)
+        if _plain(param.default):
+            described["default"] = param.default
+        else:
+            described["default_repr"] = repr(param.default)  # not a value a recipe can hold
     if param.kind is inspect.Parameter.VAR_KEYWORD:
         described["name"] = "**" + param.name
         described["required"] = False
     return described
+
+
+def _as_yaml(value: Any) -> str:
+    """``value`` as a recipe would write it: ``null``, ``true``, ``auto``, ``[0.9, 0.999]``."""
+    import yaml
+
+    value = json.loads(json.dumps(value))  # tuples become lists
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
+    return text[:-4].strip() if text.endswith("\n...") else text.removesuffix("...").strip()
 
 
 def _plain(value: Any) -> bool:
@@ -84,8 +104,11 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
         # their first argument (params / optimizer) is supplied by the runner, not the recipe
         signature = signature.replace(parameters=list(signature.parameters.values())[1:])
     info = entry.describe()
-    info["parameters"] = [describe_parameter(p) for p in signature.parameters.values()
-                          if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    from zoo.validation import resolved_annotations
+
+    shown = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    resolved = resolved_annotations(entry.load(), shown)
+    info["parameters"] = [describe_parameter(p, resolved.get(p.name, inspect.Parameter.empty)) for p in shown]
     info["doc"] = entry.doc
     if kind == "models":
         try:
@@ -117,7 +140,9 @@ def format_info(info: dict, kind: str) -> str:
         if p["type"]:
             text += f": {p['type']}"
         if "default" in p:
-            text += f" = {p['default']!r}"
+            text += f" = {_as_yaml(p['default'])}"
+        elif "default_repr" in p:
+            text += f" = {p['default_repr']}"
         elif p["required"]:
             text += "  (required)"
         lines.append(text)
@@ -130,7 +155,7 @@ def format_info(info: dict, kind: str) -> str:
         lines.append(f"parameters: not counted ({info['statistics_error']})")
     for key, value in info.get("metadata", {}).items():
         if value is not None and not (key == "input_size" and "input_size" in info):
-            lines.append(f"{key}: {value}")
+            lines.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
     if info.get("doc"):
         lines.append("")
         lines.append(textwrap.indent(info["doc"], "  "))
