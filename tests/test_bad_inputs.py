@@ -425,18 +425,20 @@ CASES = [
          after=payload_never_ran),
     # data
     Case("missing data folder", lambda c: ["run", folder_recipe(c), "--output", c.tmp / "out"],
-         r"imagefolder: root .*images does not exist; expected .*images/train"),
+         rf"{LINE}: data: imagefolder: root .*images does not exist; expected .*images/train"),
     Case("MNIST files missing", lambda c: (c.tmp / "data").mkdir() or ["run", mnist_recipe(c), "--output", c.tmp / "out"],
-         r"mnist: missing train-images-idx3-ubyte, .* in .*data/MNIST/raw; set download: true"),
+         rf"{LINE}: data: mnist: missing train-images-idx3-ubyte, .* in .*data/MNIST/raw; set download: true"),
+    Case("data root from the command line", lambda c: ["run", mnist_recipe(c), "--dry-run", f"data.root={c.tmp / 'nowhere'}"],
+         r"command line \(data\.root=.*nowhere\): data: mnist: missing train-images-idx3-ubyte, .* in .*nowhere/MNIST/raw"),
     Case("MNIST file truncated", lambda c: truncate(write_mnist(c.tmp / "data")["files"][0]) or [
         "run", mnist_recipe(c), "--output", c.tmp / "out"],
-         r"mnist: cannot read .*MNIST/raw/train-images-idx3-ubyte: .*\(truncated or corrupt\?\)"),
+         rf"{LINE}: data: mnist: cannot read .*MNIST/raw/train-images-idx3-ubyte: .*\(truncated or corrupt\?\)"),
     Case("CIFAR files missing", lambda c: (write_cifar10(c.tmp / "data")["folder"] / "data_batch_4").unlink() or [
         "run", cifar_recipe(c), "--output", c.tmp / "out"],
-         r"cifar10: missing data_batch_4 in .*cifar-10-batches-py"),
+         rf"{LINE}: data: cifar10: missing data_batch_4 in .*cifar-10-batches-py"),
     Case("CIFAR file truncated", lambda c: truncate(write_cifar10(c.tmp / "data")["folder"] / "data_batch_2") or [
         "run", cifar_recipe(c), "--output", c.tmp / "out"],
-         r"cifar10: cannot read .*cifar-10-batches-py/data_batch_2: "),
+         rf"{LINE}: data: cifar10: cannot read .*cifar-10-batches-py/data_batch_2: "),
     Case("CIFAR batch that is a malicious pickle", malicious_cifar,
          r"cifar10: cannot read .*data_batch_3: refused: it names .*open, which loading would call",
          after=payload_never_ran),

@@ -165,7 +165,20 @@ class Run:
         supplied = _leading_parameters(entry, len(args))
         kwargs = validate_section(self.recipe, section, entry, supplied=supplied,
                                   fill=fill or {}, ignore=RUNNER_KEYS.get(section, ()))
-        return entry.create(*args, **kwargs)
+        try:
+            return entry.create(*args, **kwargs)
+        except UserError as exc:  # the factory names the path or value; we add where the recipe set it
+            if isinstance(exc, Located):
+                raise
+            raise Located(f"{self.recipe.where(self._key_at_fault(section, str(exc)))}: {section}: {exc}") from None
+
+    def _key_at_fault(self, section: str, message: str) -> tuple:
+        """``(section, key)`` for the recipe value a factory's error message quotes (a path, a
+        name), else ``(section,)``."""
+        for key, value in self.recipe.section(section).items():
+            if key != "name" and isinstance(value, str) and len(value) > 1 and value in message:
+                return (section, key)
+        return (section,)
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
         """Build a registered component directly (no recipe validation)."""
@@ -212,6 +225,10 @@ class Run:
         if folder is None:
             raise UserError("this run has no folder to load checkpoints from")
         return checkpoints.load(folder / "checkpoints" / name, map_location=map_location)
+
+
+class Located(UserError):
+    """A ``UserError`` that already says where in the recipe the fault was set."""
 
 
 def _leading_parameters(entry: Any, count: int) -> tuple:
