@@ -178,3 +178,97 @@ def test_pets_missing_files_error_names_them(tmp_path):
     message = str(error.value)
     assert f"images, annotations/trainval.txt, annotations/test.txt in {tmp_path / 'data' / 'oxford-iiit-pet'};" in message
     assert "download: true" in message
+
+
+# -- what every zoo image dataset shares (zoo.data.ImageBatchDataset) ----------------------------
+
+
+SHARED_LABELS = [0, 1, 2, 0, 1, 2]
+
+
+def shared_pipeline():
+    """The same transform (to gray, resize 8 -> 4) and augmentation for both datasets."""
+    from zoo.data import BatchCompose, RandomBatchCompose
+    from zoo_datasets.augment import ColorJitter
+    from zoo_datasets.ops import Resize, RGBToGray
+
+    return BatchCompose([RGBToGray(), Resize(4)]), RandomBatchCompose([ColorJitter(brightness=0.5)])
+
+
+@pytest.fixture
+def stored_images(tmp_path):
+    """Six 8×8 RGB PNG files and the uint8 tensor 6×3×8×8 of the same pixels."""
+    from tests.formats import pattern_images, write_image
+
+    arrays = pattern_images(SHARED_LABELS, height=8, width=8, channels=3, seed=5)
+    paths = [write_image(tmp_path / f"img_{i}.png", array) for i, array in enumerate(arrays)]
+    return paths, torch.from_numpy(arrays).permute(0, 3, 1, 2).contiguous()
+
+
+def make_shared_dataset(kind, stored_images):
+    paths, images = stored_images
+    transform, augment = shared_pipeline()
+    options = dict(classes=["a", "b", "c"], transform=transform, augment=augment)
+    if kind == "tensor":
+        return TensorImageDataset(images, SHARED_LABELS, **options)
+    return LazyImageDataset(paths, SHARED_LABELS, size=8, mode="RGB", **options)
+
+
+@pytest.mark.parametrize("kind", ["tensor", "lazy"])
+def test_image_datasets_share_items_views_prepare_and_shapes(kind, stored_images):
+    from torch.utils.data import DataLoader
+
+    from zoo.data import ImageBatchDataset
+
+    _, images = stored_images
+    ds = make_shared_dataset(kind, stored_images)
+    assert isinstance(ds, ImageBatchDataset) and len(ds) == 6 and ds.classes == ["a", "b", "c"]
+    assert ds.stored_shape == (3, 8, 8) and ds.sample_shape == (1, 4, 4)
+    assert ds.device == torch.device("cpu")
+
+    plain, labels = ds.batch(torch.arange(6), augment=False)
+    assert plain.shape == (6, 1, 4, 4) and labels.tolist() == SHARED_LABELS
+    assert torch.equal(ds.prepare(images), plain)  # the stored images, unaugmented
+
+    # the augmentation is on, random, and drawn from the generator given
+    assert ds.has_augment
+    jittered, _ = ds.batch(torch.arange(6), generator=torch.Generator().manual_seed(0))
+    again, _ = ds.batch(torch.arange(6), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(jittered, again) and not torch.equal(jittered, plain)
+
+    # without_augment: a view whose items are the unaugmented batch rows; the original keeps it
+    view = ds.without_augment()
+    assert type(view) is type(ds) and not view.has_augment and ds.has_augment
+    for i in range(6):
+        x, y = view[i]
+        assert isinstance(y, int) and y == SHARED_LABELS[i]
+        assert torch.equal(x, plain[i])
+    assert torch.equal(view[-1][0], view[5][0]) and view[-6][1] == SHARED_LABELS[0]
+    with pytest.raises(IndexError, match="index 6 out of range for a dataset of 6 samples"):
+        view[6]
+    with pytest.raises(IndexError, match="index -1 out of range for a dataset of 6 samples"):
+        view[-7]
+
+    # many items go through one batch() call, as a DataLoader asks for them
+    items = view.__getitems__([4, 0])
+    assert [y for _, y in items] == [1, 0]
+    assert torch.equal(items[0][0], plain[4]) and torch.equal(items[1][0], plain[0])
+    x, y = next(iter(DataLoader(view, batch_size=4, shuffle=False)))
+    assert torch.equal(x, plain[:4]) and y.tolist() == SHARED_LABELS[:4]
+
+    # subset: a view of the same kind, negatives from the end, unaugmented items as before
+    sub = view.subset([5, -4])
+    assert type(sub) is type(ds) and sub.targets.tolist() == [2, 2] and sub.classes == ["a", "b", "c"]
+    assert torch.equal(sub[1][0], plain[2]) and sub.sample_shape == (1, 4, 4)
+
+
+def test_tensor_and_lazy_datasets_give_the_same_values(stored_images):
+    tensor = make_shared_dataset("tensor", stored_images)
+    lazy = make_shared_dataset("lazy", stored_images)
+    x_tensor, y_tensor = tensor.batch([3, 1, 4], augment=False)
+    x_lazy, y_lazy = lazy.batch([3, 1, 4], augment=False)
+    assert torch.equal(x_tensor, x_lazy) and torch.equal(y_tensor, y_lazy)
+    jittered_tensor, _ = tensor.batch([0, 2], generator=torch.Generator().manual_seed(7))
+    jittered_lazy, _ = lazy.batch([0, 2], generator=torch.Generator().manual_seed(7))
+    assert torch.equal(jittered_tensor, jittered_lazy)
+    assert torch.equal(tensor.without_augment()[2][0], lazy.without_augment()[2][0])

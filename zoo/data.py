@@ -7,18 +7,30 @@ whole batch at once, and transformed (resize, channels, normalisation) as one te
 whatever device the images live. This replaces the per-sample PIL round trip of a
 ``torchvision`` dataset plus ``DataLoader`` with a few tensor operations per batch.
 
+``ImageBatchDataset`` is what every such dataset shares (items through ``batch()``, views,
+``prepare``, ``sample_shape``); ``TensorImageDataset`` and the plugins' lazy file-backed
+dataset are its subclasses.
+
 The augmentation and transform callables come from dataset plugins; this module only calls
 them. It imports torch and nothing else from outside the standard library.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Callable, Iterable, Optional, Sequence, Union
 
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["TensorImageDataset", "BatchCompose", "RandomBatchCompose", "finish_batch", "split_indices"]
+__all__ = [
+    "ImageBatchDataset",
+    "TensorImageDataset",
+    "BatchCompose",
+    "RandomBatchCompose",
+    "finish_batch",
+    "split_indices",
+]
 
 #: ``transform(x) -> x``: deterministic, on a float batch B×C×H×W.
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
@@ -87,7 +99,137 @@ def _as_index(indices: Indices) -> torch.Tensor:
     return torch.as_tensor(list(indices), dtype=torch.long).reshape(-1)
 
 
-class TensorImageDataset(Dataset):
+class ImageBatchDataset(Dataset, ABC):
+    """A split of images served by ``batch()``, item by item, or as views; the shared part.
+
+    Subclasses hold the images their own way and provide ``batch(indices, *, augment=True,
+    generator=None)``, ``__len__``, ``subset(indices)``, ``targets``, ``stored_shape`` and,
+    when their images are not on the CPU, ``device``. Everything else comes from here, built
+    on those: items are ``(float tensor C×H×W, int label)`` computed through ``batch()`` with
+    a batch of one, so item-wise and batch-wise access give the same values.
+
+    ``classes``: the class names, ``classes[i]`` naming label ``i`` (optional).
+    ``transform``: deterministic batch callable ``f(x) -> x`` applied to every batch.
+    ``augment``: random batch callable ``f(x, generator) -> x`` applied before ``transform``
+    when a batch asks for it (training).
+    """
+
+    def __init__(
+        self,
+        *,
+        classes: Optional[Sequence[str]] = None,
+        transform: Optional[BatchTransform] = None,
+        augment: Optional[BatchAugment] = None,
+    ):
+        self._classes = list(classes) if classes is not None else None
+        self.transform = transform
+        self.augment = augment
+        self._sample_shape: Optional[tuple] = None  # (transform, stored_shape, shape) once probed
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    @abstractmethod
+    def batch(self, indices: Indices, *, augment: bool = True, generator: Optional[torch.Generator] = None) -> tuple:
+        """The samples at ``indices`` as ``(x float B×C×H×W, y int64 B)``, augmented when asked.
+
+        ``indices``: positions in ``[0, len(self))``. ``augment``: apply the augmentation
+        (when the dataset has one). ``generator``: what the augmentation draws from.
+        """
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """How many samples this dataset holds."""
+
+    @abstractmethod
+    def subset(self, indices: Indices) -> "ImageBatchDataset":
+        """A view holding the samples at ``indices`` (negatives count from the end)."""
+
+    @property
+    @abstractmethod
+    def targets(self) -> torch.Tensor:
+        """The labels of this dataset's samples, int64, in order."""
+
+    @property
+    @abstractmethod
+    def stored_shape(self) -> tuple:
+        """``(C, H, W)`` of one sample as stored, before the transform (what ``prepare`` takes)."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device the stored images live on, where batches are made (the CPU here)."""
+        return torch.device("cpu")
+
+    # -- items ---------------------------------------------------------------------------
+
+    def __getitem__(self, i: int) -> tuple:
+        """Sample ``i`` as ``(float tensor C×H×W, int label)`` (augmented when the dataset is).
+
+        Negative ``i`` counts from the end; outside the dataset raises ``IndexError``.
+        """
+        n = len(self)
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
+        x, y = self.batch(torch.tensor([i]))
+        return x[0], int(y[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> list:
+        """Many samples through one ``batch()`` call (``torch.utils.data.DataLoader`` uses it).
+
+        Returns a list of ``(float tensor C×H×W, int label)``, one per index.
+        """
+        x, y = self.batch(indices)
+        return list(zip(x.unbind(0), y.tolist()))
+
+    # -- views ---------------------------------------------------------------------------
+
+    def _view(self, **changes) -> "ImageBatchDataset":
+        """A shallow copy of this dataset with the attributes ``changes`` names replaced."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view.__dict__.update(changes)
+        return view
+
+    def without_augment(self) -> "ImageBatchDataset":
+        """The same samples with no augmentation (for validation and testing)."""
+        return self._view(augment=None)
+
+    # -- descriptions --------------------------------------------------------------------
+
+    @property
+    def has_augment(self) -> bool:
+        """Whether batches are augmented (unless ``batch(augment=False)`` is asked)."""
+        return self.augment is not None
+
+    @property
+    def classes(self) -> Optional[list]:
+        """The class names (``classes[i]`` names label ``i``), or None."""
+        return None if self._classes is None else list(self._classes)
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn new images into model input exactly as this dataset's samples (no augmentation).
+
+        ``images``: B×C×H×W at ``stored_shape``, uint8 (0..255) or floating point (0..1).
+        Returns the float32 batch after the transform, on the device of this dataset.
+        """
+        return finish_batch(images.to(self.device), transform=self.transform)
+
+    @property
+    def sample_shape(self) -> tuple:
+        """``(C, H, W)`` of one sample after the transform (probed once per transform)."""
+        stored = tuple(self.stored_shape)
+        probed = self._sample_shape
+        if probed is None or probed[0] is not self.transform or probed[1] != stored:
+            probe = torch.zeros((1,) + stored, device=self.device)
+            if self.transform is not None:
+                probe = self.transform(probe)
+            probed = self._sample_shape = (self.transform, stored, tuple(probe.shape[1:]))
+        return probed[2]
+
+
+class TensorImageDataset(ImageBatchDataset):
     """A split of images held as one tensor, served by ``batch()`` or item by item.
 
     ``images``: N×C×H×W, uint8 (0..255) or floating point (0..1), decoded once.
@@ -99,7 +241,8 @@ class TensorImageDataset(Dataset):
     when a batch asks for it (training); it draws its own parameters per sample.
 
     Items are ``(float tensor C×H×W, int label)``, computed through ``batch()`` with a batch
-    of one, so item-wise and batch-wise access give the same values.
+    of one, so item-wise and batch-wise access give the same values (``ImageBatchDataset``).
+    Batches are made on the device of the images (see ``to``).
     """
 
     def __init__(
@@ -120,13 +263,10 @@ class TensorImageDataset(Dataset):
             raise ValueError(f"labels must be a 1-D integer tensor, got {_describe(labels)}")
         if labels.numel() != images.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.numel()} labels")
+        super().__init__(classes=classes, transform=transform, augment=augment)
         self._images = images
         self._labels = labels.to(device=images.device, dtype=torch.long)
         self._index: Optional[torch.Tensor] = None  # rows of _images this view holds
-        self._classes = list(classes) if classes is not None else None
-        self.transform = transform
-        self.augment = augment
-        self._sample_shape: Optional[tuple] = None
 
     # -- the batch path ------------------------------------------------------------------
 
@@ -157,31 +297,10 @@ class TensorImageDataset(Dataset):
         return x, self._labels.index_select(0, rows)
 
     def __len__(self) -> int:
+        """How many samples this dataset (or view) holds."""
         return self._images.shape[0] if self._index is None else self._index.numel()
 
-    def __getitem__(self, i: int) -> tuple:
-        """Sample ``i`` as ``(float tensor C×H×W, int label)`` (augmented when the dataset is)."""
-        n = len(self)
-        i = int(i)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
-        x, y = self.batch(torch.tensor([i]))
-        return x[0], int(y[0])
-
-    def __getitems__(self, indices: Sequence[int]) -> list:
-        """Many samples through one ``batch()`` call (``torch.utils.data.DataLoader`` uses it)."""
-        x, y = self.batch(indices)
-        return list(zip(x.unbind(0), y.tolist()))
-
     # -- views ---------------------------------------------------------------------------
-
-    def _view(self, **changes) -> "TensorImageDataset":
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view.__dict__.update(changes)
-        return view
 
     def subset(self, indices: Indices) -> "TensorImageDataset":
         """The samples at ``indices`` (positions in this dataset, negatives count from the end).
@@ -207,21 +326,7 @@ class TensorImageDataset(Dataset):
             _images=self._images.to(device), _labels=self._labels.to(device), _index=index
         )
 
-    def without_augment(self) -> "TensorImageDataset":
-        """The same samples with no augmentation (for validation and testing)."""
-        return self._view(augment=None)
-
     # -- descriptions --------------------------------------------------------------------
-
-    @property
-    def has_augment(self) -> bool:
-        """Whether batches are augmented (unless ``batch(augment=False)`` is asked)."""
-        return self.augment is not None
-
-    @property
-    def classes(self) -> Optional[list]:
-        """The class names (``classes[i]`` names label ``i``), or None."""
-        return None if self._classes is None else list(self._classes)
 
     @property
     def targets(self) -> torch.Tensor:
@@ -232,30 +337,13 @@ class TensorImageDataset(Dataset):
 
     @property
     def device(self) -> torch.device:
+        """The device the images and labels live on, where batches are made."""
         return self._images.device
 
     @property
     def stored_shape(self) -> tuple:
         """``(C, H, W)`` of one sample as stored, before the transform (what ``prepare`` takes)."""
         return tuple(self._images.shape[1:])
-
-    def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Turn new images into model input exactly as this dataset's samples (no augmentation).
-
-        ``images``: B×C×H×W at ``stored_shape``, uint8 (0..255) or floating point (0..1).
-        Returns the float32 batch after the transform, on the device of this dataset.
-        """
-        return finish_batch(images.to(self._images.device), transform=self.transform)
-
-    @property
-    def sample_shape(self) -> tuple:
-        """``(C, H, W)`` of one sample after the transform."""
-        if self._sample_shape is None:
-            probe = torch.zeros((1,) + tuple(self._images.shape[1:]), device=self._images.device)
-            if self.transform is not None:
-                probe = self.transform(probe)
-            self._sample_shape = tuple(probe.shape[1:])
-        return self._sample_shape
 
     @property
     def nbytes(self) -> int:

@@ -23,7 +23,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
 
-from zoo.data import TensorImageDataset
+from zoo.data import ImageBatchDataset, TensorImageDataset
 from zoo_classify.features import FeatureDataset
 
 IN_MEMORY = (TensorImageDataset, FeatureDataset)
@@ -168,14 +168,15 @@ def first_batch(dataset: Dataset, size: int) -> tuple:
     """Up to ``size`` unaugmented samples as one batch (for the dry forward)."""
     dataset = eval_view(dataset)
     size = min(size, len(dataset))
-    if isinstance(dataset, TensorImageDataset):
+    if isinstance(dataset, ImageBatchDataset):
         return dataset.batch(torch.arange(size), augment=False)
     items = [dataset[i] for i in range(size)]
     return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.tensor([int(y) for _, y in items])
 
 
 def sample_shape(dataset: Dataset) -> tuple:
-    if isinstance(dataset, TensorImageDataset):
+    """``(C, H, W)`` of one sample as the model gets it."""
+    if isinstance(dataset, ImageBatchDataset):
         return tuple(dataset.sample_shape)
     x, _ = dataset[0]
     return tuple(torch.as_tensor(x).shape)

@@ -16,10 +16,9 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
 from zoo import UserError
-from zoo.data import finish_batch
+from zoo.data import ImageBatchDataset, finish_batch
 
 #: "auto" caching decodes a whole list into memory when it needs at most this many bytes.
 CACHE_LIMIT_BYTES = 2 * 1024**3
@@ -122,13 +121,14 @@ def should_cache(cache, count: int, channels: int, size: int) -> bool:
     return bool(cache)
 
 
-class LazyImageDataset(Dataset):
+class LazyImageDataset(ImageBatchDataset):
     """Image files decoded one at a time, for lists too big to hold decoded in memory.
 
     Items are ``(float tensor C×size×size, int label)`` produced like a
     ``zoo.data.TensorImageDataset``'s (same ``transform``/``augment`` callables, same
-    ``batch``/``subset``/``without_augment`` methods), decoding each file when asked. A file
-    that cannot be decoded raises ``zoo.UserError`` naming it.
+    ``batch``/``subset``/``without_augment`` methods, both ``zoo.data.ImageBatchDataset``),
+    decoding each file when asked, on the CPU. A file that cannot be decoded raises
+    ``zoo.UserError`` naming it.
     """
 
     def __init__(
@@ -144,11 +144,10 @@ class LazyImageDataset(Dataset):
     ):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
+        super().__init__(classes=classes, transform=transform, augment=augment)
         self.paths = [Path(p) for p in paths]
         self.labels = torch.as_tensor(list(labels), dtype=torch.long)
         self.size, self.mode = int(size), mode
-        self._classes = list(classes) if classes is not None else None
-        self.transform, self.augment = transform, augment
 
     def _raw(self, i: int) -> torch.Tensor:
         try:
@@ -157,69 +156,38 @@ class LazyImageDataset(Dataset):
             raise UserError(unreadable_message(error.path, error.reason)) from None
 
     def batch(self, indices, *, augment: bool = True, generator: Optional[torch.Generator] = None) -> tuple:
-        """Decode the samples at ``indices`` and return ``(x float B×C×H×W, y int64 B)``."""
+        """Decode the samples at ``indices`` and return ``(x float B×C×H×W, y int64 B)``.
+
+        ``indices``: positions in ``[0, len(self))``. ``augment``: apply the augmentation
+        (when the dataset has one); ``generator``: what it draws from. On the CPU.
+        """
         rows = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
-        x = torch.stack([self._raw(int(i)) for i in rows]) if len(rows) else torch.empty(
-            (0, 1 if self.mode == "L" else 3, self.size, self.size), dtype=torch.uint8
-        )
+        if len(rows):
+            x = torch.stack([self._raw(int(i)) for i in rows])
+        else:
+            x = torch.empty((0,) + self.stored_shape, dtype=torch.uint8)
         x = finish_batch(x, transform=self.transform, augment=self.augment if augment else None, generator=generator)
         return x, self.labels.index_select(0, rows)
 
     def __len__(self) -> int:
+        """How many files this dataset holds."""
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple:
-        n = len(self)
-        i = int(i) + (n if int(i) < 0 else 0)
-        if not 0 <= i < n:
-            raise IndexError(f"index {i} out of range for a dataset of {n} samples")
-        x, y = self.batch([i])
-        return x[0], int(y[0])
-
-    def _copy(self, **changes) -> "LazyImageDataset":
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view.__dict__.update(changes)
-        return view
-
     def subset(self, indices) -> "LazyImageDataset":
-        """The samples at ``indices`` (positions in this dataset)."""
+        """The samples at ``indices`` (positions in this dataset, negatives count from the end)."""
         n = len(self)
         rows = [int(i) + (n if int(i) < 0 else 0) for i in torch.as_tensor(indices, dtype=torch.long).reshape(-1)]
-        return self._copy(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
-
-    def without_augment(self) -> "LazyImageDataset":
-        """The same samples with no augmentation."""
-        return self._copy(augment=None)
-
-    @property
-    def has_augment(self) -> bool:
-        return self.augment is not None
-
-    @property
-    def classes(self) -> Optional[list]:
-        return None if self._classes is None else list(self._classes)
+        return self._view(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
 
     @property
     def targets(self) -> torch.Tensor:
+        """The labels of this dataset's files, int64, in order."""
         return self.labels
 
     @property
     def stored_shape(self) -> tuple:
         """``(C, H, W)`` of one decoded file, before the transform (what ``prepare`` takes)."""
         return (1 if self.mode == "L" else 3, self.size, self.size)
-
-    def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Turn new images (B×C×H×W at ``stored_shape``, uint8 or float 0..1) into model input, unaugmented."""
-        return finish_batch(images, transform=self.transform)
-
-    @property
-    def sample_shape(self) -> tuple:
-        channels = 1 if self.mode == "L" else 3
-        probe = torch.zeros((1, channels, self.size, self.size))
-        if self.transform is not None:
-            probe = self.transform(probe)
-        return tuple(probe.shape[1:])
 
     def __repr__(self) -> str:
         return f"LazyImageDataset({len(self)} files, {self.mode} {self.size}×{self.size})"
