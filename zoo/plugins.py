@@ -178,8 +178,8 @@ class PluginManager:
         for kind in KINDS:
             hook_caller = getattr(self.pm.hook, REGISTER_HOOKS[kind])
             registry = registries[kind]
-            # pluggy calls implementations last-registered first; call them in load order.
-            for impl in reversed(hook_caller.get_hookimpls()):
+            # get_hookimpls() lists them in registration (load) order; pluggy itself would call the last first
+            for impl in hook_caller.get_hookimpls():
                 info = self.plugins.get(impl.plugin_name)
                 if info is None or info.status != "loaded":
                     continue
@@ -199,7 +199,7 @@ class PluginManager:
     def recipe_dirs(self) -> list:
         """Folders of recipes shipped by plugins, as ``(plugin, path)`` pairs."""
         found = []
-        for impl in reversed(self.pm.hook.zoo_recipe_dirs.get_hookimpls()):
+        for impl in self.pm.hook.zoo_recipe_dirs.get_hookimpls():  # load order
             try:
                 dirs = impl.function()
             except Exception as exc:
