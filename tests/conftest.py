@@ -42,3 +42,17 @@ def run_zoo(*args, cwd=None, env=None, extra_path=(), timeout=300):
 @pytest.fixture
 def zoo_cli():
     return run_zoo
+
+
+def register_in_process(kind: str, name: str, factory, plugin: str = "acme") -> None:
+    """Register ``factory`` as ``name`` in the registry ``kind`` ("datasets", "tasks", ...) of this
+    process's plugin manager, as a plugin called ``plugin`` would (through its hook)."""
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    hook = f"zoo_register_{kind}"
+
+    def register(registry):
+        registry.register(name, factory)
+
+    get_manager().register(type(plugin, (), {hook: staticmethod(hookimpl(register))})(), plugin)

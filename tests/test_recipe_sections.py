@@ -107,7 +107,7 @@ def test_a_scheduler_steps_the_learning_rate_in_a_real_run(tmp_path, capsys):
     assert main(["run", str(path), "--output", str(tmp_path / "run")]) == 0
     capsys.readouterr()
     lrs = [json.loads(line)["lr"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert lrs == pytest.approx([0.05, 0.025, 0.0125])
+    assert lrs == pytest.approx([0.1, 0.05, 0.025])  # the rate each epoch trained with
 
 
 def test_lbfgs_trains_with_a_closure(tmp_path, capsys):

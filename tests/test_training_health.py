@@ -13,6 +13,7 @@ from typing import Literal
 import pytest
 import torch
 
+from tests.conftest import register_in_process
 from zoo.cli import main
 
 SENSORS = textwrap.dedent("""\
@@ -43,15 +44,7 @@ def sensors(poison: Literal["none", "train", "valid"] = "none"):
 @pytest.fixture
 def recipe(tmp_path):
     """A recipe on ``acme/sensors``, a dataset plugin registered in this process."""
-    from zoo import hookimpl
-    from zoo.plugins import get_manager
-
-    class Acme:
-        @hookimpl
-        def zoo_register_datasets(self, registry):
-            registry.register("acme/sensors", sensors)
-
-    get_manager().register(Acme(), "acme")
+    register_in_process("datasets", "acme/sensors", sensors)
     path = tmp_path / "sensors.yaml"
     path.write_text(SENSORS)
     return path

@@ -90,7 +90,7 @@ def _series(history: Sequence[dict], key: str, scale: float = 1.0) -> tuple[list
     """(epochs, values) of ``key`` over ``history``, keeping only finite values."""
     epochs, values = [], []
     for position, row in enumerate(history):
-        epoch = _as_float(row.get("epoch", position + 1))
+        epoch = _as_float(row.get("progress", row.get("epoch", position + 1)))  # progress: rounds inside epochs
         value = _as_float(row.get(key))
         if math.isfinite(epoch) and math.isfinite(value):
             epochs.append(epoch)
@@ -128,7 +128,7 @@ def curves_figure(history: Sequence[dict]) -> "Figure":
     best = best_epoch(history)
     if best is not None:
         position = next(i for i, row in enumerate(history) if row is best)
-        epoch = _as_float(best.get("epoch", position + 1))
+        epoch = _as_float(best.get("progress", best.get("epoch", position + 1)))
         loss = _as_float(best.get("valid_loss"))
         accuracy = _as_float(best.get("valid_accuracy")) * 100.0
         for axes in (loss_axes, accuracy_axes):

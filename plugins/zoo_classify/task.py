@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
 from annotated_types import Ge, Gt, Lt
 
@@ -28,6 +28,7 @@ class Options:
     valid_fraction: float = 0.2
     device: str = "auto"
     patience: Optional[int] = None
+    valid_every: Optional[int] = None
     num_workers: int = 0
     amp: str = "off"
     channels_last: bool = False
@@ -64,13 +65,14 @@ class Training:
     scheduler: Any = None
     scheduler_step: str = "epoch"  # when the scheduler steps: "epoch", "batch" or "plateau"
 
-    def train_epoch(self, epoch: int) -> float:
+    def train_epoch(self, epoch: int, after_step: Optional[Callable] = None) -> float:
         """Train one epoch (``epoch`` counts from 1 and seeds its batch order); return the mean
-        training loss per sample. Raises ``zoo.RunFailure`` for a NaN/infinite loss under
-        ``nan_policy: stop``."""
+        training loss per sample. ``after_step(step, losses)`` is called after each step
+        (``step`` counts from 1 in the epoch; ``losses`` a ``TrainingLoss`` with the epoch so
+        far). Raises ``zoo.RunFailure`` for a NaN/infinite loss under ``nan_policy: stop``."""
         batch_scheduler = self.scheduler if self.scheduler_step == "batch" else None
         return self.task._train_epoch(self.run, self.train_model, self.criterion, self.optimizer, self.precision,
-                                      self.train, epoch, batch_scheduler)
+                                      self.train, epoch, batch_scheduler, after_step)
 
     def validate(self) -> tuple:
         """``(mean loss per sample, accuracy, K×K confusion matrix)`` on the validation split."""
@@ -84,6 +86,7 @@ def classification(
     valid_fraction: Annotated[float, Gt(0), Lt(1)] = 0.2,
     device: str = "auto",
     patience: Optional[Annotated[int, Gt(0)]] = None,
+    valid_every: Optional[Annotated[int, Gt(0)]] = None,
     num_workers: Annotated[int, Ge(0)] = 0,
     amp: Literal["off", "bf16", "fp16"] = "off",
     channels_last: bool = False,
@@ -102,6 +105,9 @@ def classification(
     valid_fraction: share of the training data held out for validation when the dataset has
     no validation split of its own (seeded, stratified). device: auto (CUDA, MPS, CPU) or a
     device name. patience: stop after this many epochs without a better validation loss.
+    valid_every: also validate every this many training steps inside each epoch (as the
+    seeds' transfer loop does with print_every); each round is logged, written to the
+    metrics and may replace the best checkpoint.
     num_workers: DataLoader workers for datasets read item by item. amp: mixed precision
     (bf16 or fp16; fp16 uses a gradient scaler on CUDA). channels_last: NHWC memory format for
     convolutions. compile: torch.compile the model (compile_backend: its backend).
@@ -237,7 +243,8 @@ class ClassificationTask:
         o = self.options
         t = self.setup(run)
         data, model, optimizer, scheduler, precision = t.data, t.model, t.optimizer, t.scheduler, t.precision
-        state = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": None, "history": [], "bad_epochs": 0}
+        state = {"epoch": 0, "best_valid_loss": math.inf, "best_epoch": None, "best_step": None, "history": [],
+                 "bad_epochs": 0}
         if run.resumed:
             saved = run.load_checkpoint("last.pt")
             restore_training(run, model, optimizer, saved)
@@ -245,7 +252,7 @@ class ClassificationTask:
                 scheduler.load_state_dict(saved["scheduler"])
             if saved.get("scaler") is not None:
                 precision.load_state_dict(saved["scaler"])
-            state = {k: saved[k] for k in state}
+            state = {k: saved.get(k, state[k]) for k in state}
             set_rng_state(saved["rng"])
             run.log(f"resuming {run.directory} after epoch {state['epoch']}")
         self._describe(run, data, model, t.train)
@@ -257,29 +264,54 @@ class ClassificationTask:
                                                              t.train, t.valid)
         t.train_model = distributed.wrap(t.step_model, run.device)  # DistributedDataParallel under torchrun
 
+        steps_per_epoch = len(t.train)
         for epoch in range(state["epoch"] + 1, o.epochs + 1):
             started = started or time.perf_counter()
-            train_loss = t.train_epoch(epoch)
-            distributed.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) the same model
-            valid_loss, valid_accuracy, _ = t.validate()
-            if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
-                self._non_finite_validation(run, epoch, valid_loss)
+
+            def validation_round(step: int, train_loss: float, *, end: bool = False) -> float:
+                """Validate now; log, report and keep the best. ``step`` counts steps in this epoch."""
+                distributed.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) the same model
+                valid_loss, valid_accuracy, _ = t.validate()
+                if not end:
+                    t.train_model.train()  # back to training for the rest of the epoch
+                if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
+                    self._non_finite_validation(run, epoch, valid_loss)
+                metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
+                           "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+                where = f"epoch {epoch}/{o.epochs}"
+                row = dict(metrics, epoch=epoch)
+                if o.valid_every is not None:  # rounds inside epochs: say where each one was
+                    global_step = (epoch - 1) * steps_per_epoch + step
+                    metrics["step"] = row["step"] = global_step
+                    row["progress"] = global_step / steps_per_epoch
+                    where += f" step {step}/{steps_per_epoch}"
+                state["history"].append(row)
+                run.log(f"{where}  train loss {train_loss:.6f}  valid loss {valid_loss:.6f}  "
+                        f"valid accuracy {valid_accuracy:.2%}  ({metrics['seconds']:.1f} s)")
+                if valid_loss <= state["best_valid_loss"]:  # False for NaN: a NaN is never the best
+                    run.log(f"validation loss decreased ({state['best_valid_loss']:.6f} --> {valid_loss:.6f}), "
+                            f"saving")
+                    run.save_checkpoint("best.pt", {"model": model.state_dict(), "epoch": epoch,
+                                                    "step": metrics.get("step"), "valid_loss": valid_loss,
+                                                    "classes": data["classes"]})
+                    state.update(best_valid_loss=valid_loss, best_epoch=epoch, best_step=metrics.get("step"))
+                if not end:
+                    run.epoch_end(epoch, metrics)
+                return valid_loss, metrics
+
+            rounds = None
+            if o.valid_every is not None:
+                def rounds(step: int, losses: TrainingLoss) -> None:
+                    if step % o.valid_every == 0 and step < steps_per_epoch:
+                        validation_round(step, losses.mean)
+            train_loss = t.train_epoch(epoch, after_step=rounds)
+            valid_loss, metrics = validation_round(steps_per_epoch, train_loss, end=True)
             if scheduler is not None and t.scheduler_step == "plateau":
                 scheduler.step(valid_loss)
             elif scheduler is not None and t.scheduler_step == "epoch":
                 scheduler.step()
-            metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
-                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
-            state["history"].append(dict(metrics, epoch=epoch))
-            run.log(f"epoch {epoch}/{o.epochs}  train loss {train_loss:.6f}  valid loss {valid_loss:.6f}  "
-                    f"valid accuracy {valid_accuracy:.2%}  ({metrics['seconds']:.1f} s)")
-            if valid_loss <= state["best_valid_loss"]:  # False for NaN: a NaN is never the best
-                run.log(f"validation loss decreased ({state['best_valid_loss']:.6f} --> {valid_loss:.6f}), saving")
-                run.save_checkpoint("best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                "valid_loss": valid_loss, "classes": data["classes"]})
-                state.update(best_valid_loss=valid_loss, best_epoch=epoch, bad_epochs=0)
-            else:
-                state["bad_epochs"] += 1
+            # patience counts epochs: one without a better validation loss in any of its rounds is bad
+            state["bad_epochs"] = 0 if state["best_epoch"] == epoch else state["bad_epochs"] + 1
             state["epoch"] = epoch
             run.save_checkpoint("last.pt", {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -375,21 +407,25 @@ class ClassificationTask:
         precision.step(optimizer)
         return loss
 
-    def _train_epoch(self, run, model, criterion, optimizer, precision, batches, epoch, batch_scheduler) -> float:
+    def _train_epoch(self, run, model, criterion, optimizer, precision, batches, epoch, batch_scheduler,
+                     after_step=None) -> float:
         import torch
 
         model.train()
         losses = TrainingLoss(self.options.nan_policy, run.device, single_process=batches.world_size == 1)
-        for x, y in progress(run, batches.epoch(epoch), total=len(batches), label=f"epoch {epoch}/{self.options.epochs}"):
+        batch_list = progress(run, batches.epoch(epoch), total=len(batches), label=f"epoch {epoch}/{self.options.epochs}")
+        for step, (x, y) in enumerate(batch_list, start=1):
             if self.options.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             loss = self._step(model, criterion, optimizer, precision, x, y)
             if batch_scheduler is not None:
                 batch_scheduler.step()
-            if not losses.add(loss, x.shape[0]):  # a skipped batch (nan_policy skip): no update, not in the mean
-                continue
-            if losses.failed():  # nan_policy stop: seen at once on the CPU, every few steps elsewhere
+            # a skipped batch (nan_policy skip) is no update and not in the mean;
+            # nan_policy stop: a bad loss is seen at once on the CPU, every few steps elsewhere
+            if losses.add(loss, x.shape[0]) and losses.failed():
                 break
+            if after_step is not None:  # every process calls it at the same step (validation rounds)
+                after_step(step, losses)
         if batches.world_size == 1 and losses.first_bad is not None:
             raise RunFailure(self._non_finite_training(run, epoch, losses, len(batches)))
         if losses.skipped:
@@ -438,6 +474,8 @@ class ClassificationTask:
                            "valid_loss": _finite_or_none(state["best_valid_loss"]),
                            "checkpoint": str(run.checkpoint_dir / "best.pt") if run.checkpoint_dir else None},
                   "epochs_run": state["epoch"], "classes": data["classes"]}
+        if state.get("best_step") is not None:  # task.valid_every: the round's step, counted over the run
+            report["best"]["step"] = state["best_step"]
         if state["best_epoch"] is not None and run.checkpoint_dir is not None:
             model.load_state_dict(run.load_checkpoint("best.pt")["model"])
         if run.world_size > 1 and state["best_epoch"] is not None:  # rank 0 read best.pt: give it to all

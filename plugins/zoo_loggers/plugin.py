@@ -50,9 +50,10 @@ def zoo_epoch_end(run, epoch, metrics):
     writers["jsonl"].flush()
     board = writers.get("tensorboard")
     if board is not None:
+        at = metrics.get("step", epoch)  # rounds inside epochs (task.valid_every) are placed by step
         for key, value in metrics.items():
-            if isinstance(value, (int, float)):
-                board.add_scalar(key, value, epoch)
+            if isinstance(value, (int, float)) and key != "step":
+                board.add_scalar(key, value, at)
         board.flush()
 
 
