@@ -321,6 +321,15 @@ def style_image_not_an_image(ctx: Ctx) -> list:
             "task.steps=1", "task.image_size=32"]
 
 
+def missing_style_image(ctx: Ctx) -> list:
+    """The content picture exists; the style picture (whose path ends like the content's) doesn't."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(ctx.tmp / "a.jpg")
+    return ["run", REPO / "recipes" / "style_transfer.yaml", "--dry-run",
+            f"data.content={ctx.tmp / 'a.jpg'}", f"data.style={ctx.tmp / 'styles' / 'a.jpg'}"]
+
+
 def base_cycle(ctx: Ctx) -> list:
     ctx.recipe("base: b.yaml\n" + RECIPE, name="a.yaml")
     ctx.recipe("base: a.yaml\nseed: 1\n", name="b.yaml")
@@ -450,7 +459,10 @@ CASES = [
         good_image_folder(c) / "cat" / "README.png") and ["run", folder_recipe(c), "--output", c.tmp / "out"],
          r"cannot read image .*images/cat/README\.png: cannot identify image file"),
     Case("style image that isn't an image", style_image_not_an_image,
-         r"data\.style: .*starry_night\.jpg is not an image Pillow can read"),
+         r"^command line \(data\.style=.*starry_night\.jpg\): data\.style: .*starry_night\.jpg is not an image Pillow can read"),
+    Case("missing style image beside a content image of a similar name",
+         missing_style_image,
+         r"^command line \(data\.style=.*styles/a\.jpg\): data\.style: image file not found: .*styles/a\.jpg$"),
     Case("label at or above the number of classes", mnist_with_label_10,
          r"MNIST/raw/train-labels-idx1-ubyte: labels must lie in 0\.\.9, found 0\.\.10"),
     Case("num_classes in the recipe disagreeing with the data",

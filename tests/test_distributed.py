@@ -182,3 +182,20 @@ def test_training_shards_are_equal_cover_everything_and_reshuffle_each_epoch(in_
 def test_both_data_paths_shard_alike():
     assert shard_labels(numbered(11, True), 2, train=True) == shard_labels(numbered(11, False), 2, train=True)
     assert shard_labels(numbered(11, True), 2, train=False) == shard_labels(numbered(11, False), 2, train=False)
+
+
+@needs_gloo
+def test_a_nan_training_loss_under_torchrun_is_named_before_a_validation_round_sees_it(tmp_path):
+    """With rounds inside epochs, a diverged step is reported as the training loss it is (the
+    processes agree on it before validating), not blamed on the validation data."""
+    recipe = tmp_path / "diverge.yaml"
+    recipe.write_text(DIGITS.replace("{name: adam, lr: 0.003}", "{name: sgd, lr: 1.0e+12}"))
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "zoo", "run", str(recipe), "task.valid_every=5", "--output", str(tmp_path / "r")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("zoo: error:")]
+    assert errors and all("the training loss is nan at epoch 1" in line for line in errors), result.stderr[-2000:]
+    assert not any("validation loss" in line for line in errors)

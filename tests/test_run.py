@@ -178,3 +178,17 @@ def test_overriding_a_component_name_drops_the_old_components_keys(recipe, tmp_p
     # a key given on the command line is still checked against the new component
     assert main(["run", str(sgd), "--dry-run", "optimizer.name=adam", "optimizer.nesterov=true"]) == 2
     assert "optimizer.nesterov: unknown key for optimizer 'adam'" in capsys.readouterr().err
+
+
+def test_a_resume_takes_the_optimizer_settings_given_on_its_command_line(recipe, tmp_path, capsys):
+    """After a divergence the error says to lower optimizer.lr and resume: the new rate is used."""
+    folder = tmp_path / "run"
+    run_ok("run", recipe, "--output", folder, "task.epochs=1", capsys=capsys)
+    out = run_ok("run", "--resume", folder, "task.epochs=2", "optimizer.lr=0.0005", capsys=capsys)
+    assert "resumed with optimizer.lr = 0.0005 (the checkpoint had 0.003)" in out.out
+    last = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert [g["lr"] for g in last["optimizer"]["param_groups"]] == [0.0005]
+    assert [json.loads(line)["lr"] for line in (folder / "metrics.jsonl").read_text().splitlines()] == [0.003, 0.0005]
+    # without an override the checkpoint's rates stand (a scheduler's progress is not reset)
+    out = run_ok("run", "--resume", folder, "task.epochs=3", capsys=capsys)
+    assert "resumed with" not in out.out

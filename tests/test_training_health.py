@@ -197,3 +197,13 @@ def test_reading_each_loss_and_keeping_them_on_the_device_give_the_same_epoch(po
         assert host[2] == 3 and math.isnan(host[3])
         assert host[1] == 3  # at once on the CPU
         assert device[1] == 4  # elsewhere looked at every 2nd step: step 4 is the first look after step 3
+
+
+@pytest.mark.parametrize("read_each_step", [True, False])
+def test_no_counted_step_means_no_training_loss_yet(read_each_step):
+    """A validation round after only left-out batches reports NaN, not a loss of 0."""
+    from zoo_classify.training_loss import TrainingLoss
+
+    meter = TrainingLoss("skip", torch.device("cpu"), read_each_step=read_each_step)
+    assert meter.add(torch.tensor(float("nan")), 16) is False
+    assert meter.seen == 0 and math.isnan(meter.mean)

@@ -89,11 +89,14 @@ def test_valid_every_validates_inside_each_epoch_and_may_save_the_best_there(dig
     assert report["test"]["accuracy"] > 0.6  # the rounds leave training mode on: the run still learns
 
 
-def test_valid_every_changes_no_weight_of_the_training(digits, tmp_path, capsys):
-    """Validation rounds use no randomness and restore training mode: the weights at the end are
-    those of the same run validated once per epoch."""
-    run_ok("run", digits, "--output", tmp_path / "a", capsys=capsys)
-    run_ok("run", digits, "--output", tmp_path / "b", "task.valid_every=7", capsys=capsys)
+@pytest.mark.parametrize("data", ["digits", "drifting"])  # in memory | read through a DataLoader
+def test_valid_every_changes_no_weight_of_the_training(data, digits, drifting_recipe, tmp_path, capsys):
+    """Validation rounds draw nothing from the training's random numbers (dropout 0.5 here) and
+    restore training mode: the weights at the end are those of the same run validated once per epoch."""
+    recipe = digits if data == "digits" else drifting_recipe
+    run_ok("run", recipe, "--output", tmp_path / "a", "model.dropout=0.5", "task.epochs=2", capsys=capsys)
+    run_ok("run", recipe, "--output", tmp_path / "b", "model.dropout=0.5", "task.epochs=2", "task.valid_every=2",
+           capsys=capsys)
     a = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -134,3 +137,49 @@ def test_patience_counts_epochs_when_validating_inside_them(drifting_recipe, tmp
     assert json.loads((folder / "report.json").read_text())["best"] == {
         "epoch": 1, "step": best["step"], "valid_loss": pytest.approx(best["valid_loss"]),
         "checkpoint": str(folder / "checkpoints" / "best.pt")}
+
+
+class Interrupting(torch.utils.data.TensorDataset):
+    """A validation split read through a DataLoader that presses Ctrl-C at its ``at``-th read."""
+
+    reads = 0
+    at: int = 0
+
+    def __getitem__(self, i):
+        Interrupting.reads += 1
+        if Interrupting.reads == Interrupting.at:
+            raise KeyboardInterrupt
+        return super().__getitem__(i)
+
+
+def interrupting():
+    from zoo import Splits
+
+    splits = drifting()
+    return Splits(train=splits.train, valid=Interrupting(*splits.valid.tensors), test=splits.test,
+                  classes=splits.classes)
+
+
+def test_ctrl_c_inside_an_epoch_then_resume_repeats_no_metrics_row_and_keeps_best_pt_true(tmp_path, capsys):
+    """The epoch in progress is done again on resume: its rounds are reported once, and best.pt is
+    the best of the rounds the run's state knows (never one from the abandoned half epoch)."""
+    register_in_process("datasets", "acme/interrupting", interrupting)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(DRIFTING.replace("acme/drifting", "acme/interrupting").replace("epochs: 6", "epochs: 3"))
+    folder = tmp_path / "run"
+    # 6 steps an epoch, rounds at steps 2, 4 and 6, each reading the 32 validation samples:
+    # read 133 is in epoch 2's second round, after its first one (step 8) found its figures
+    Interrupting.reads, Interrupting.at = 0, 32 * 4 + 5
+    status = main(["run", str(recipe), "--output", str(folder), "task.valid_every=2"])
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert [m["epoch"] for m in metrics(folder)] == [1, 1, 1]  # epoch 1's three rounds, none of epoch 2
+    Interrupting.at = 0
+    run_ok("run", "--resume", folder, capsys=capsys)
+    steps = [m["step"] for m in metrics(folder)]
+    assert steps == [2, 4, 6, 8, 10, 12, 14, 16, 18]
+    report = json.loads((folder / "report.json").read_text())
+    saved = torch.load(folder / "checkpoints" / "best.pt", weights_only=True)
+    assert (saved["epoch"], saved["step"]) == (report["best"]["epoch"], report["best"]["step"])
+    assert saved["valid_loss"] == pytest.approx(min(m["valid_loss"] for m in metrics(folder)))
+

@@ -170,15 +170,30 @@ class Run:
         except UserError as exc:  # the factory names the path or value; we add where the recipe set it
             if isinstance(exc, Located):
                 raise
-            raise Located(f"{self.recipe.where(self._key_at_fault(section, str(exc)))}: {section}: {exc}") from None
+            message = str(exc)
+            what = "" if message.startswith(f"{section}.") else f"{section}: "  # "data.style: ..." names itself
+            raise Located(f"{self.recipe.where(self._key_at_fault(section, message))}: {what}{message}") from exc
 
     def _key_at_fault(self, section: str, message: str) -> tuple:
-        """``(section, key)`` for the recipe value a factory's error message quotes (a path, a
-        name), else ``(section,)``."""
-        for key, value in self.recipe.section(section).items():
-            if key != "name" and isinstance(value, str) and len(value) > 1 and value in message:
-                return (section, key)
-        return (section,)
+        """``(section, key)`` for the key a factory's error message is about, else ``(section,)``.
+
+        The key the message names (``data.style: ...``) if any; otherwise the key whose value
+        the message quotes whole (a path, a name: delimited by spaces, quotes or punctuation),
+        the longest such value when several are.
+        """
+        import re
+
+        spec = self.recipe.section(section)
+        named = re.search(rf"\b{re.escape(section)}\.(\w+)\b", message)
+        if named and named.group(1) in spec:
+            return (section, named.group(1))
+        quoted = []
+        for key, value in spec.items():
+            if key == "name" or not isinstance(value, str) or len(value) < 2:
+                continue
+            if re.search(rf"(?<![\w/.~-]){re.escape(value)}(?![\w-]|\.\w)", message):
+                quoted.append((len(value), key))
+        return (section, max(quoted)[1]) if quoted else (section,)
 
     def create(self, kind: str, name: str, **kwargs: Any) -> Any:
         """Build a registered component directly (no recipe validation)."""

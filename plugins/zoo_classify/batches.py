@@ -129,9 +129,11 @@ class Batches:
                 x, y = self.dataset.batch(idx, augment=self.train, generator=augment_generator)
                 yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             return
+        # the loader's own generator seeds its workers: reading batches never draws from the global
+        # RNG, so validating (at any step) leaves the training's dropout and augmentation as they were
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=self._sampler(epoch),
                             num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
-                            drop_last=False)
+                            drop_last=False, generator=epoch_generator(self.seed, epoch, stream=2 + 2 * self.rank))
         seen = 0
         for x, y in loader:
             if self.drop_singleton and x.shape[0] == 1 and seen:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Callable, Literal, Optional
 from annotated_types import Ge, Gt, Lt
 
 from zoo.errors import RunFailure, UserError
+from zoo_classify.rounds import ValidationRounds
 from zoo_classify.training_loss import TrainingLoss
 
 
@@ -264,48 +265,13 @@ class ClassificationTask:
                                                              t.train, t.valid)
         t.train_model = distributed.wrap(t.step_model, run.device)  # DistributedDataParallel under torchrun
 
-        steps_per_epoch = len(t.train)
+        rounds = ValidationRounds(run, t, state, epochs=o.epochs, valid_every=o.valid_every,
+                                  non_finite_training=self._non_finite_training,
+                                  non_finite_validation=self._non_finite_validation)
         for epoch in range(state["epoch"] + 1, o.epochs + 1):
-            started = started or time.perf_counter()
-
-            def validation_round(step: int, train_loss: float, *, end: bool = False) -> float:
-                """Validate now; log, report and keep the best. ``step`` counts steps in this epoch."""
-                distributed.broadcast_buffers(model)  # every process evaluates (and rank 0 saves) the same model
-                valid_loss, valid_accuracy, _ = t.validate()
-                if not end:
-                    t.train_model.train()  # back to training for the rest of the epoch
-                if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
-                    self._non_finite_validation(run, epoch, valid_loss)
-                metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
-                           "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
-                where = f"epoch {epoch}/{o.epochs}"
-                row = dict(metrics, epoch=epoch)
-                if o.valid_every is not None:  # rounds inside epochs: say where each one was
-                    global_step = (epoch - 1) * steps_per_epoch + step
-                    metrics["step"] = row["step"] = global_step
-                    row["progress"] = global_step / steps_per_epoch
-                    where += f" step {step}/{steps_per_epoch}"
-                state["history"].append(row)
-                run.log(f"{where}  train loss {train_loss:.6f}  valid loss {valid_loss:.6f}  "
-                        f"valid accuracy {valid_accuracy:.2%}  ({metrics['seconds']:.1f} s)")
-                if valid_loss <= state["best_valid_loss"]:  # False for NaN: a NaN is never the best
-                    run.log(f"validation loss decreased ({state['best_valid_loss']:.6f} --> {valid_loss:.6f}), "
-                            f"saving")
-                    run.save_checkpoint("best.pt", {"model": model.state_dict(), "epoch": epoch,
-                                                    "step": metrics.get("step"), "valid_loss": valid_loss,
-                                                    "classes": data["classes"]})
-                    state.update(best_valid_loss=valid_loss, best_epoch=epoch, best_step=metrics.get("step"))
-                if not end:
-                    run.epoch_end(epoch, metrics)
-                return valid_loss, metrics
-
-            rounds = None
-            if o.valid_every is not None:
-                def rounds(step: int, losses: TrainingLoss) -> None:
-                    if step % o.valid_every == 0 and step < steps_per_epoch:
-                        validation_round(step, losses.mean)
-            train_loss = t.train_epoch(epoch, after_step=rounds)
-            valid_loss, metrics = validation_round(steps_per_epoch, train_loss, end=True)
+            rounds.start_epoch(epoch, started)
+            train_loss = t.train_epoch(epoch, after_step=rounds.after_step if o.valid_every else None)
+            valid_loss = rounds.validate(len(t.train), train_loss)
             if scheduler is not None and t.scheduler_step == "plateau":
                 scheduler.step(valid_loss)
             elif scheduler is not None and t.scheduler_step == "epoch":
@@ -313,12 +279,13 @@ class ClassificationTask:
             # patience counts epochs: one without a better validation loss in any of its rounds is bad
             state["bad_epochs"] = 0 if state["best_epoch"] == epoch else state["bad_epochs"] + 1
             state["epoch"] = epoch
+            rounds.save_best()  # best.pt, then last.pt: a resume never finds a best its state doesn't know
             run.save_checkpoint("last.pt", {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": precision.state_dict(), "rng": rng_state(), **state,
             })
-            run.epoch_end(epoch, metrics)
+            rounds.report()
             started = None
             if o.patience is not None and state["bad_epochs"] >= o.patience:
                 run.log(f"early stop: no better validation loss for {o.patience} epochs")
@@ -613,11 +580,35 @@ def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
         raise UserError(f"{path} does not fit model {run.section('model').get('name')!r} as "
                         f"{run.recipe.where(('model',))} builds it now ({mismatch(model.state_dict(), saved['model'])}); "
                         f"resume with the recipe it was saved with") from None
+    from_recipe = [dict(group) for group in optimizer.param_groups]  # as this resume's recipe sets them
     try:
         optimizer.load_state_dict(saved["optimizer"])
     except (RuntimeError, KeyError, ValueError) as exc:
         raise UserError(f"{path} does not fit optimizer {run.section('optimizer').get('name')!r} as "
                         f"{run.recipe.where(('optimizer',))} builds it now: {' '.join(str(exc).split())[:300]}") from None
+    # the checkpoint brings the rates the run had reached; a value set on this resume's command
+    # line (optimizer.lr=0.001 after a divergence) is what the user asked for from now on
+    for key in overridden_keys(run.recipe, "optimizer"):
+        changed = [(group.get(key), fresh[key]) for group, fresh in zip(optimizer.param_groups, from_recipe)
+                   if key in fresh and key != "params"]
+        for group, fresh in zip(optimizer.param_groups, from_recipe):
+            if key in fresh and key != "params":
+                group[key] = fresh[key]
+        if changed:
+            run.log(f"resumed with optimizer.{key} = {changed[0][1]} (the checkpoint had {changed[0][0]})")
+
+
+def overridden_keys(recipe: Any, section: str) -> list:
+    """The keys of ``section`` that the recipe's command-line overrides set (all of them for
+    ``section={...}``)."""
+    keys: list = []
+    for override in getattr(recipe, "overrides", ()) or ():
+        path = override.split("=", 1)[0].strip()
+        if path == section:
+            keys.extend(recipe.section(section))
+        elif path.startswith(section + "."):
+            keys.append(path[len(section) + 1:].split(".", 1)[0])
+    return list(dict.fromkeys(keys))
 
 
 def _finite_or_none(value: float) -> Optional[float]:

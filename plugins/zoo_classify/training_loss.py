@@ -88,8 +88,8 @@ class TrainingLoss:
 
     @property
     def mean(self) -> float:
-        """The mean loss per counted sample (0.0 when none was counted)."""
-        return float(self._sum) / max(self.seen, 1)
+        """The mean loss per counted sample (NaN when none was counted: every batch so far left out)."""
+        return float(self._sum) / self.seen if self.seen else math.nan
 
     @property
     def first_bad(self) -> Optional[int]:

@@ -56,12 +56,11 @@ def describe_parameter(param: inspect.Parameter, annotation: Any = inspect.Param
 
 
 def _as_yaml(value: Any) -> str:
-    """``value`` as a recipe would write it: ``null``, ``true``, ``auto``, ``[0.9, 0.999]``."""
-    import yaml
+    """``value`` as a recipe would write it (YAML 1.2, as recipes are read): ``null``, ``true``,
+    ``auto``, ``[0.9, 0.999]``, ``'1e3'`` for a string that would read as a number."""
+    from zoo.recipe import dump_value
 
-    value = json.loads(json.dumps(value))  # tuples become lists
-    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
-    return text[:-4].strip() if text.endswith("\n...") else text.removesuffix("...").strip()
+    return dump_value(json.loads(json.dumps(value)))  # tuples become lists
 
 
 def _plain(value: Any) -> bool:

@@ -1,0 +1,112 @@
+"""Validation rounds of a classification run: at the end of every epoch, and every
+``task.valid_every`` steps inside it.
+
+A round validates, logs its line, adds a row to the run's history and keeps the best model.
+What it leaves on disk waits for the end of the epoch, so that a run stopped mid-epoch and
+resumed from ``last.pt`` (the epoch before) neither repeats a metrics row nor finds a
+``best.pt`` that its state doesn't know about: the epoch's best weights are held in memory (a
+CPU copy, on the main process) and written just before ``last.pt``; the rounds' metrics
+reach the loggers just after it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Optional
+
+import torch
+
+from zoo.errors import RunFailure
+from zoo_classify.training_loss import TrainingLoss
+
+
+class ValidationRounds:
+    """The rounds of one run. ``state`` is the task's resumable state (``best_valid_loss``,
+    ``best_epoch``, ``best_step``, ``history``), updated in place; ``training`` the task's
+    ``Training``; ``non_finite_training``/``non_finite_validation`` the task's error makers."""
+
+    def __init__(self, run: Any, training: Any, state: dict, *, epochs: int, valid_every: Optional[int],
+                 non_finite_training: Callable, non_finite_validation: Callable):
+        self.run, self.training, self.state = run, training, state
+        self.epochs, self.valid_every = epochs, valid_every
+        self.steps_per_epoch = len(training.train)
+        self.non_finite_training, self.non_finite_validation = non_finite_training, non_finite_validation
+        self.epoch = 0
+        self.started = time.perf_counter()
+        self._best: Optional[dict] = None  # this epoch's best checkpoint, not yet written
+        self._metrics: list = []  # this epoch's rounds, not yet reported
+
+    def start_epoch(self, epoch: int, started: Optional[float] = None) -> None:
+        """Epoch ``epoch`` begins (``started``: when its clock started, default now)."""
+        self.epoch, self.started = epoch, started or time.perf_counter()
+        self._best, self._metrics = None, []
+
+    def after_step(self, step: int, losses: TrainingLoss) -> None:
+        """``Training.train_epoch``'s ``after_step``: a round every ``valid_every`` steps (not at
+        the epoch's last step: the epoch's own round comes then)."""
+        if self.valid_every is None or step % self.valid_every or step >= self.steps_per_epoch:
+            return
+        if losses.policy == "stop" and self._bad_step_anywhere(losses):  # don't validate NaN weights
+            raise RunFailure(self.non_finite_training(self.run, self.epoch, losses, self.steps_per_epoch,
+                                                      value=math.nan))
+        self.validate(step, losses.mean)
+        self.training.train_model.train()  # back to training for the rest of the epoch
+
+    def _bad_step_anywhere(self, losses: TrainingLoss) -> bool:
+        bad = losses.first_bad is not None
+        if self.run.world_size > 1:  # every process decides alike, so none waits for the others
+            from zoo.distributed import all_reduce_sum
+
+            flag = torch.tensor(float(bad), device=self.run.device)
+            all_reduce_sum(flag)
+            bad = bool(flag > 0)
+        return bad
+
+    def validate(self, step: int, train_loss: float) -> float:
+        """One round after ``step`` steps of the epoch; returns the validation loss."""
+        from zoo import distributed
+
+        t, run, state = self.training, self.run, self.state
+        distributed.broadcast_buffers(t.model)  # every process evaluates (and rank 0 keeps) the same model
+        valid_loss, valid_accuracy, _ = t.validate()
+        if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
+            self.non_finite_validation(run, self.epoch, valid_loss)
+        metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
+                   "lr": t.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - self.started}
+        where = f"epoch {self.epoch}/{self.epochs}"
+        row = dict(metrics, epoch=self.epoch)
+        if self.valid_every is not None:  # rounds inside epochs: say where each one was
+            global_step = (self.epoch - 1) * self.steps_per_epoch + step
+            metrics["step"] = row["step"] = global_step
+            row["progress"] = global_step / self.steps_per_epoch
+            where += f" step {step}/{self.steps_per_epoch}"
+        state["history"].append(row)
+        self._metrics.append(metrics)
+        run.log(f"{where}  train loss {train_loss:.6f}  valid loss {valid_loss:.6f}  "
+                f"valid accuracy {valid_accuracy:.2%}  ({metrics['seconds']:.1f} s)")
+        if valid_loss <= state["best_valid_loss"]:  # False for NaN: a NaN is never the best
+            run.log(f"validation loss decreased ({state['best_valid_loss']:.6f} --> {valid_loss:.6f}), saving")
+            state.update(best_valid_loss=valid_loss, best_epoch=self.epoch, best_step=metrics.get("step"))
+            if run.is_main:
+                weights = {k: v.detach().to("cpu", copy=True) for k, v in t.model.state_dict().items()}
+                self._best = {"model": weights, "epoch": self.epoch, "step": metrics.get("step"),
+                              "valid_loss": valid_loss, "classes": t.data["classes"]}
+        return valid_loss
+
+    @property
+    def last_metrics(self) -> dict:
+        """The metrics of the epoch's last round (its own)."""
+        return self._metrics[-1]
+
+    def save_best(self) -> None:
+        """Write the epoch's best checkpoint, if it has one (before ``last.pt``)."""
+        if self._best is not None:
+            self.run.save_checkpoint("best.pt", self._best)
+            self._best = None
+
+    def report(self) -> None:
+        """Give the epoch's rounds to the loggers, in order (after ``last.pt``)."""
+        for metrics in self._metrics:
+            self.run.epoch_end(self.epoch, metrics)
+        self._metrics = []
