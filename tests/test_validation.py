@@ -376,3 +376,19 @@ def test_describe_type():
     assert describe_type(list[int]) == "list[int]"
     assert describe_type(Literal["a", "b"]) == "one of 'a', 'b'"
     assert describe_type(tuple[int, ...]) == "tuple[int, ...]"
+
+
+@pytest.mark.parametrize("annotation, text", [
+    ("Annotated[Optional[int], Gt(0)]", "int > 0 or null"),
+    ("Optional[Annotated[int, Gt(0)]]", "int > 0 or null"),
+    ("Annotated[int, Field(ge=1), Lt(9)]", "int in [1, 9)"),
+    ("Annotated[float, Ge(0), Lt(1)]", "float in [0, 1)"),
+    ("list[Annotated[float, Gt(0)]]", "list[float > 0]"),
+    ("Literal['off', 'bf16']", "one of 'off', 'bf16'"),
+])
+def test_types_are_described_with_their_bounds(annotation, text):
+    from annotated_types import Gt
+
+    from zoo.validation import describe_type
+
+    assert describe_type(eval(annotation)) == text  # noqa: S307 (the test's own literals)

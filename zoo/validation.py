@@ -182,7 +182,11 @@ def describe_type(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return describe_type(args[0]) + _describe_bounds(args[1:])
+        inner, bounds = args[0], _describe_bounds(args[1:])
+        if bounds and (typing.get_origin(inner) is typing.Union or _is_union_type(inner)):
+            # Annotated[Optional[int], Gt(0)]: the bound is on the int -> "int > 0 or null"
+            return " or ".join(describe_type(a) + ("" if a is type(None) else bounds) for a in typing.get_args(inner))
+        return describe_type(inner) + bounds
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin is typing.Union or _is_union_type(annotation):
@@ -196,19 +200,23 @@ def describe_type(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
 
 
-def _describe_bounds(metadata: Sequence) -> str:
-    """`` > 0``, `` >= 0``, `` in [0, 1)`` for annotated_types' Gt/Ge/Lt/Le (also inside
-    ``Interval`` and pydantic's ``Field``); "" when there is no bound."""
-    bounds: dict = {}
+def _bounds(metadata: Sequence) -> dict:
+    """``{"gt"|"ge"|"lt"|"le": value}`` from annotated_types' Gt/Ge/Lt/Le, ``Interval`` and
+    pydantic's ``Field(ge=...)`` (its constraints live in ``.metadata``)."""
+    found: dict = {}
     for item in metadata:
-        if isinstance(getattr(item, "metadata", None), list):  # pydantic's Field(ge=1): its constraints
-            found = _describe_bounds(item.metadata)
-            if found:
-                return found
+        if isinstance(getattr(item, "metadata", None), list):
+            found.update(_bounds(item.metadata))
         for op in ("gt", "ge", "lt", "le"):
             value = getattr(item, op, None)
             if value is not None:
-                bounds[op] = value
+                found[op] = value
+    return found
+
+
+def _describe_bounds(metadata: Sequence) -> str:
+    """`` > 0``, `` >= 0``, `` in [0, 1)`` for the bounds in ``metadata``; "" when there is none."""
+    bounds = _bounds(metadata)
     low = ("(", bounds["gt"]) if "gt" in bounds else ("[", bounds["ge"]) if "ge" in bounds else None
     high = (")", bounds["lt"]) if "lt" in bounds else ("]", bounds["le"]) if "le" in bounds else None
     if low and high:
