@@ -37,6 +37,7 @@ from zoo.errors import UserError
 __all__ = ["Recipe", "load_recipe", "dump_value", "TOP_LEVEL_KEYS", "RecipeLoader", "RecipeDumper"]
 
 # The keys a recipe may have at its top level, in the order ``to_yaml`` writes them.
+COMMAND_LINE = "command line"  # where() of a key an override set: "command line (optimizer.lr=0.1)"
 TOP_LEVEL_KEYS = ("name", "seed", "base", "description", "task", "data", "model", "loss",
                   "optimizer", "scheduler")
 _WRITE_ORDER = tuple(k for k in TOP_LEVEL_KEYS if k != "base")
@@ -447,7 +448,7 @@ def _apply_override(data: dict, positions: dict, text: str) -> None:
     parts = [p.strip() for p in key.split(".")]
     if not key.strip() or not all(parts):
         raise UserError(f"override {text!r}: the key must be dot-separated names (e.g. optimizer.lr=0.1)")
-    source = f"command line ({_printable(text)})"
+    source = f"{COMMAND_LINE} ({_printable(text)})"
     first = parts[0]
     if first == "base":
         raise UserError(f"override {text!r}: base can't be changed on the command line; "
@@ -555,6 +556,11 @@ class Recipe:
         key inside an override's value); an override answers ``command line (KEY=VALUE)``.
         """
         return _where(self._positions, path)
+
+    def set_on_command_line(self, path: Sequence) -> bool:
+        """Whether the value at ``path`` came from a command-line override (itself, or a mapping
+        holding it: ``optimizer={...}`` sets every key of the section)."""
+        return self.where(path).startswith(COMMAND_LINE + " (")
 
     def section(self, name: str) -> dict:
         """A copy of the section ``name`` (``{}`` when it is absent or null)."""

@@ -301,7 +301,7 @@ def _section_mapping(recipe: Any, section: str) -> dict:
 
 def renamed_on_command_line(recipe: Any, section: str) -> bool:
     """Whether an override replaced the component of ``section`` (``model.name=mlp``)."""
-    return any(o.split("=", 1)[0].strip() == f"{section}.name" for o in getattr(recipe, "overrides", ()) or ())
+    return recipe.set_on_command_line((section, "name"))
 
 
 def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[str] = (),
@@ -331,7 +331,7 @@ def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequenc
         # `data.name=imagefolder`: the file's keys for the old component that the new one
         # doesn't take are dropped (with a note); keys given on the command line still count
         dropped = [k for k in keys if k not in params and not var_keyword
-                   and not recipe.where((section, k)).startswith("command line")]
+                   and not recipe.set_on_command_line((section, k))]
         if dropped:
             print(f"zoo: note: {section}.name was overridden; dropping "
                   f"{', '.join(f'{section}.{k}' for k in dropped)} (not keys of {_what(entry)})", file=sys.stderr)

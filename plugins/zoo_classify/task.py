@@ -588,27 +588,14 @@ def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
                         f"{run.recipe.where(('optimizer',))} builds it now: {' '.join(str(exc).split())[:300]}") from None
     # the checkpoint brings the rates the run had reached; a value set on this resume's command
     # line (optimizer.lr=0.001 after a divergence) is what the user asked for from now on
-    for key in overridden_keys(run.recipe, "optimizer"):
-        changed = [(group.get(key), fresh[key]) for group, fresh in zip(optimizer.param_groups, from_recipe)
-                   if key in fresh and key != "params"]
+    for key in from_recipe[0]:
+        if key == "params" or not run.recipe.set_on_command_line(("optimizer", key)):
+            continue
+        saved_value = optimizer.param_groups[0].get(key)
         for group, fresh in zip(optimizer.param_groups, from_recipe):
-            if key in fresh and key != "params":
-                group[key] = fresh[key]
-        if changed:
-            run.log(f"resumed with optimizer.{key} = {changed[0][1]} (the checkpoint had {changed[0][0]})")
-
-
-def overridden_keys(recipe: Any, section: str) -> list:
-    """The keys of ``section`` that the recipe's command-line overrides set (all of them for
-    ``section={...}``)."""
-    keys: list = []
-    for override in getattr(recipe, "overrides", ()) or ():
-        path = override.split("=", 1)[0].strip()
-        if path == section:
-            keys.extend(recipe.section(section))
-        elif path.startswith(section + "."):
-            keys.append(path[len(section) + 1:].split(".", 1)[0])
-    return list(dict.fromkeys(keys))
+            group[key] = fresh[key]
+        if saved_value != from_recipe[0][key]:
+            run.log(f"resumed with optimizer.{key} = {from_recipe[0][key]} (the checkpoint had {saved_value})")
 
 
 def _finite_or_none(value: float) -> Optional[float]:
