@@ -194,6 +194,13 @@ def all_reduce_sum(*tensors: Any) -> None:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
 
 
+def any_process(flag: Any) -> bool:
+    """Whether ``flag`` (a 0-d tensor, non-zero for yes) holds in at least one process; every
+    process gets the same answer (one sync), so none waits on the others for a decision."""
+    all_reduce_sum(flag)
+    return bool(flag > 0)
+
+
 def broadcast_module(module: Any) -> None:
     """Copy rank 0's parameters and buffers into ``module`` on every process, in place."""
     _broadcast_tensors(list(module.state_dict(keep_vars=True).values()))

@@ -54,14 +54,9 @@ class ValidationRounds:
         self.training.train_model.train()  # back to training for the rest of the epoch
 
     def _bad_step_anywhere(self, losses: TrainingLoss) -> bool:
-        bad = losses.first_bad is not None
-        if self.run.world_size > 1:  # every process decides alike, so none waits for the others
-            from zoo.distributed import all_reduce_sum
+        from zoo.distributed import any_process
 
-            flag = torch.tensor(float(bad), device=self.run.device)
-            all_reduce_sum(flag)
-            bad = bool(flag > 0)
-        return bad
+        return any_process(torch.tensor(float(losses.first_bad is not None), device=self.run.device))
 
     def validate(self, step: int, train_loss: float) -> float:
         """One round after ``step`` steps of the epoch; returns the validation loss."""

@@ -560,10 +560,7 @@ def finite_everywhere(loss: Any) -> bool:
 
     from zoo import distributed
 
-    bad = (~torch.isfinite(loss.detach().float())).float().reshape(())
-    if distributed.is_active():
-        distributed.all_reduce_sum(bad)
-    return not bool(bad)
+    return not distributed.any_process((~torch.isfinite(loss.detach().float())).float().reshape(()))
 
 
 def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
