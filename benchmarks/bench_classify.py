@@ -51,7 +51,7 @@ import pytest
 import torch
 
 from benchmarks.classify_baselines import handwritten_epoch_runner, seeds_epoch_runner, zoo_epoch_runner
-from benchmarks.conftest import SHORT
+from benchmarks.conftest import SHORT, intra_op_threads
 from tests.formats import write_image_folder, write_mnist
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,10 +63,8 @@ THREADS = int(os.environ.get("ZOO_BENCH_THREADS", "1"))
 @pytest.fixture(autouse=True)
 def fixed_threads():
     """zoo and the baselines on the same number of intra-op threads."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(previous)
+    with intra_op_threads(THREADS):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, SubsetRandomSampler
 
-from benchmarks.conftest import SHORT, compare
+from benchmarks.conftest import SHORT, compare, intra_op_threads
 from tests.formats import write_cifar10, write_mnist
 
 N_IMAGES = 2_000 if SHORT else 10_000
@@ -32,10 +32,8 @@ BATCH = 20
 @pytest.fixture(autouse=True)
 def one_thread():
     """Run zoo and the baseline on the same single core."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with intra_op_threads(1):
+        yield
 
 
 def zoo_epoch(dataset, generator: torch.Generator) -> int:

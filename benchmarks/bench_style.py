@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.conftest import SHORT
+from benchmarks.conftest import SHORT, intra_op_threads
 from zoo_style.transfer import compute_dtype, stylize
 from zoo_style.vgg import VGG19Features
 
@@ -172,10 +172,8 @@ def tutorial_seconds_per_evaluation(cnn, content_img, style_img, evaluations, st
 @pytest.fixture(autouse=True)
 def fixed_threads():
     """Every side on the same number of intra-op threads."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(previous)
+    with intra_op_threads(THREADS):
+        yield
 
 
 @pytest.fixture(scope="module")

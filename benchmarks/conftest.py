@@ -10,14 +10,28 @@ floor well below its target, so noise cannot fail it but a real regression does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
 SHORT = os.environ.get("ZOO_BENCH_SHORT") == "1"
+
+
+@contextlib.contextmanager
+def intra_op_threads(count: int) -> Iterator[None]:
+    """Every side of a check on ``count`` torch intra-op threads; the previous number restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def compare(benchmark, target: Callable, baseline: Callable, *, rounds: int, warmup: int = 1,
