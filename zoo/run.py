@@ -168,11 +168,9 @@ class Run:
         try:
             return entry.create(*args, **kwargs)
         except UserError as exc:  # the factory names the path or value; we add where the recipe set it
-            if isinstance(exc, Located):
-                raise
             message = str(exc)
             what = "" if message.startswith(f"{section}.") else f"{section}: "  # "data.style: ..." names itself
-            raise Located(f"{self.recipe.where(self._key_at_fault(section, message))}: {what}{message}") from exc
+            raise UserError(f"{self.recipe.where(self._key_at_fault(section, message))}: {what}{message}") from exc
 
     def _key_at_fault(self, section: str, message: str) -> tuple:
         """``(section, key)`` for the key a factory's error message is about, else ``(section,)``.
@@ -240,10 +238,6 @@ class Run:
         if folder is None:
             raise UserError("this run has no folder to load checkpoints from")
         return checkpoints.load(folder / "checkpoints" / name, map_location=map_location)
-
-
-class Located(UserError):
-    """A ``UserError`` that already says where in the recipe the fault was set."""
 
 
 def _leading_parameters(entry: Any, count: int) -> tuple:
