@@ -108,9 +108,10 @@ def resolved_annotations(factory: Any, params: Iterable[inspect.Parameter]) -> d
     """Parameter name -> its annotation resolved (``from __future__ import annotations``
     strings evaluated; ``Optional`` added where the default is None), for the ``params`` of
     ``factory`` that have one. An annotation that can't be resolved is left out."""
-    params = [p for p in params if p.annotation is not _EMPTY]
-    return {name: annotation for name, annotation in _annotations(factory, params).items()
-            if annotation is not Any or next(p for p in params if p.name == name).annotation is Any}
+    annotated = {p.name: p for p in params if p.annotation is not _EMPTY}
+    resolved = _annotations(factory, annotated.values())
+    return {name: annotation for name, annotation in resolved.items()
+            if annotation is not Any or annotated[name].annotation is Any}
 
 
 def _accepts_none(annotation: Any) -> bool:

@@ -89,11 +89,6 @@ class ValidationRounds:
                               "valid_loss": valid_loss, "classes": t.data["classes"]}
         return valid_loss
 
-    @property
-    def last_metrics(self) -> dict:
-        """The metrics of the epoch's last round (its own)."""
-        return self._metrics[-1]
-
     def save_best(self) -> None:
         """Write the epoch's best checkpoint, if it has one (before ``last.pt``)."""
         if self._best is not None:
