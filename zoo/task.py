@@ -1,0 +1,169 @@
+"""The task protocol: what a task factory returns, and what zoo asks of it.
+
+A task does the work a recipe names (train a classifier, stylise a picture). Its factory is
+registered through ``zoo_register_tasks``, takes the recipe's ``task:`` keys and returns an object
+with ``run(run) -> dict``. Everything else zoo asks of a task is declared on that object; what
+is not declared has the default in ``Task`` below, so a plain object with only ``run`` is still
+a task (the one from before this protocol: it keeps working unchanged).
+
+What zoo asks, and where::
+
+    zoo run RECIPE            sections, fills       which recipe sections are checked, and how
+                              run(run)              the work; its dict is written as report.json
+                              headline(report)      the one line printed after "run folder: ..."
+    zoo run --dry-run         check(run)            build everything, train nothing
+    zoo run --resume DIR      checkpoints.resume    the file that must exist; run(run) is called
+                                                    with run.resumed True and continues from it
+    Ctrl-C, kill              checkpoints.progress  how far the resume file got ("epoch 3")
+    zoo eval RUN_DIR          checkpoints.best      the file that must exist; evaluate(run)
+    zoo predict RUN_DIR IMG   checkpoints.best      predict(run, paths, top_k)
+
+Subclass ``Task`` to get the defaults and the documentation, or declare the attributes on any
+object: zoo reads them with ``traits_of(task)``, never by ``isinstance``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
+
+from zoo.errors import UserError
+
+if TYPE_CHECKING:  # for the annotations only: importing zoo.run imports torch
+    from zoo.run import Run
+
+__all__ = ["Checkpoints", "Task", "TaskTraits", "traits_of", "DEFAULT_SECTIONS", "OPTIONAL_SECTIONS"]
+
+DEFAULT_SECTIONS: tuple = ("data", "model", "loss", "optimizer")
+OPTIONAL_SECTIONS: tuple = ("scheduler",)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a task keeps its checkpoints, as paths relative to the run folder.
+
+    ``resume``: what ``zoo run --resume`` continues from (None: the task cannot resume);
+    ``best``: what ``zoo eval`` and ``zoo predict`` use (None: no model to use again);
+    ``progress``: the key of the resume checkpoint counting the units completed (an int);
+    ``unit``: the word for one unit, in messages ("interrupted during epoch 4");
+    ``total``: the task option holding how many units a run has (None: not known).
+    """
+
+    resume: Optional[str] = "checkpoints/last.pt"
+    best: Optional[str] = "checkpoints/best.pt"
+    progress: str = "epoch"
+    unit: str = "epoch"
+    total: Optional[str] = "epochs"
+
+
+class Task:
+    """A base class for tasks: every declaration with its default. Subclassing is optional.
+
+    A subclass overrides ``run`` and whatever it supports. Class attributes:
+
+    ``sections``: the recipe sections the task needs, built through the registries with
+    ``run.build(section)``; ``optional_sections``: sections it uses when present;
+    ``fills``: per section, the keys the task passes to that factory itself (the style task
+    passes ``layers`` to its model), on top of the kind's own (``zoo.kinds``: a model's
+    ``num_classes``...). A required key in ``fills`` may be missing from the recipe;
+    ``checkpoints``: a ``Checkpoints``, or None for a task that saves none.
+    """
+
+    sections: ClassVar[Sequence[str]] = DEFAULT_SECTIONS
+    optional_sections: ClassVar[Sequence[str]] = OPTIONAL_SECTIONS
+    fills: ClassVar[Mapping[str, Sequence[str]]] = {}
+    checkpoints: ClassVar[Optional[Checkpoints]] = Checkpoints()
+
+    def run(self, run: "Run") -> dict:
+        """Do the work; return the report (written as ``report.json``).
+
+        ``run`` (a ``zoo.run.Run``) builds the recipe's components, names the run folder and
+        the device, saves and loads checkpoints and reports metrics to the lifecycle hooks.
+        When ``run.resumed`` is True, continue from ``checkpoints.resume``.
+        """
+        raise NotImplementedError
+
+    def check(self, run: "Run") -> None:
+        """``zoo run --dry-run``: build what ``run`` would (data, model...) and train nothing.
+
+        Raise ``zoo.UserError`` for what would fail. The default checks nothing beyond the recipe.
+        """
+
+    def evaluate(self, run: "Run") -> dict:
+        """``zoo eval``: test ``checkpoints.best`` of the finished run in ``run.directory`` again.
+
+        Returns the evaluation (written to ``evaluations/<timestamp>.json``).
+        """
+        raise UserError(f"task {type(self).__name__} cannot evaluate a run")
+
+    def predict(self, run: "Run", paths: Sequence[Path], top_k: int) -> list:
+        """``zoo predict``: the ``top_k`` most probable classes of each image file in ``paths``.
+
+        Returns one ``{"path": str, "top": [{"class": name, "probability": p}, ...]}`` per path.
+        """
+        raise UserError(f"task {type(self).__name__} cannot predict")
+
+    def headline(self, report: dict) -> str:
+        """The report's figures worth one line at the end of ``zoo run`` ("" for none)."""
+        return ""
+
+
+@dataclass(frozen=True)
+class TaskTraits:
+    """What zoo needs to know of one task object, each declaration resolved to a value."""
+
+    name: str
+    sections: tuple
+    optional_sections: tuple
+    fills: dict
+    checkpoints: Optional[Checkpoints]
+    task: Any
+
+    def section_fills(self, section: str) -> tuple:
+        """The keys that may be filled for ``section``'s factory: the kind's and the task's."""
+        from zoo.kinds import by_section
+
+        return tuple(by_section(section).filled) + tuple(self.fills.get(section, ()))
+
+    def method(self, name: str, doing: str) -> Any:
+        """The task's method ``name`` (``evaluate``, ``predict``, ``check``), or a
+        ``zoo.UserError`` saying the task cannot do ``doing``."""
+        found = getattr(self.task, name, None)
+        if not callable(found):
+            raise UserError(f"task {self.name!r} cannot {doing} (it has no {name} method)")
+        return found
+
+    def headline(self, report: dict) -> str:
+        """The task's one-line summary of ``report``; "" when it declares none."""
+        make = getattr(self.task, "headline", None)
+        return make(report) if callable(make) else ""
+
+    def checkpoint(self, which: str, folder: Path, doing: str) -> Path:
+        """The path of the checkpoint ``which`` (``resume`` or ``best``) in the run ``folder``.
+
+        Raises ``zoo.UserError`` when the task keeps no such checkpoint, naming ``doing``.
+        """
+        declared = self.checkpoints
+        relative = getattr(declared, which) if declared is not None else None
+        if relative is None:
+            raise UserError(f"task {self.name!r} keeps no checkpoint to {doing} from")
+        return Path(folder) / relative
+
+
+def traits_of(task: Any, name: str, metadata: Optional[Mapping] = None) -> TaskTraits:
+    """Resolve a task object's declarations (``name``: its registry name; ``metadata``: its
+    registry entry's, where tasks written before this protocol declared ``sections``)."""
+    metadata = metadata or {}
+    sections = getattr(task, "sections", None)
+    if sections is None:
+        sections = metadata.get("sections", DEFAULT_SECTIONS)
+    optional = getattr(task, "optional_sections", OPTIONAL_SECTIONS)
+    return TaskTraits(
+        name=name,
+        sections=tuple(sections),
+        optional_sections=tuple(s for s in optional if s not in sections),
+        fills={k: tuple(v) for k, v in (getattr(task, "fills", None) or {}).items()},
+        checkpoints=getattr(task, "checkpoints", Checkpoints()),
+        task=task,
+    )
