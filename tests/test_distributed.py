@@ -50,13 +50,19 @@ needs_gloo = pytest.mark.skipif(not (torch.distributed.is_available() and torch.
                                 reason="this PyTorch build has no torch.distributed with gloo")
 
 
-def torchrun(*args, cwd):
-    """``torchrun --standalone --nproc_per_node=2 -m zoo ARGS`` on the CPU; the CompletedProcess."""
+def two_processes(*args, cwd) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 ARGS`` on the CPU (ARGS: ``-m zoo ...`` or a
+    script and its arguments); the CompletedProcess, whatever its exit status."""
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
     env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "zoo", *map(str, args)]
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def torchrun(*args, cwd):
+    """``torchrun --standalone --nproc_per_node=2 -m zoo ARGS`` on the CPU; the CompletedProcess
+    of a run that succeeded."""
+    result = two_processes("-m", "zoo", *args, cwd=cwd)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
@@ -134,12 +140,53 @@ def test_each_process_takes_its_own_device():
 
 def test_helpers_do_nothing_without_a_process_group():
     model = torch.nn.Linear(2, 2)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
     assert distributed.wrap(model, torch.device("cpu")) is model
     assert distributed.from_main(lambda: "folder") == "folder"
     t = torch.ones(3)
     distributed.all_reduce_sum(t)
     distributed.broadcast_module(model)
     assert torch.equal(t, torch.ones(3))
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+
+
+BROADCAST = textwrap.dedent("""\
+    # each of torchrun's processes builds the model with its own numbers, then takes rank 0's
+    import sys
+
+    import torch
+
+    from zoo import distributed
+
+    launch = distributed.from_environment()
+    with distributed.session(launch, torch.device("cpu")):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(2, 2))
+        model = model.to(memory_format=torch.channels_last)  # a weight that is not plainly contiguous
+        with torch.no_grad():
+            for tensor in model.state_dict().values():  # parameters and buffers (BatchNorm statistics)
+                tensor.add_(launch.rank)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        distributed.broadcast_module(model)
+        torch.save({"before": before, "after": model.state_dict(),
+                    "channels_last": model[0].weight.is_contiguous(memory_format=torch.channels_last)},
+                   f"{sys.argv[1]}/rank{launch.rank}.pt")
+""")
+
+
+@needs_gloo
+def test_broadcast_module_gives_every_process_rank_0s_weights_and_buffers(tmp_path):
+    script = tmp_path / "broadcast.py"
+    script.write_text(BROADCAST)
+    result = two_processes(script, tmp_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    main, other = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert sorted(other["after"]) == sorted(main["before"])
+    for key, weights in main["before"].items():
+        assert not torch.equal(other["before"][key], weights), key  # they differed before the call
+        assert torch.equal(other["after"][key], weights), key  # and rank 1 holds rank 0's now
+        assert torch.equal(main["after"][key], weights), key  # which rank 0 kept
+    assert main["channels_last"] and other["channels_last"]  # in place: the memory format stays
 
 
 # -- sharding --------------------------------------------------------------------------------
@@ -190,11 +237,7 @@ def test_a_nan_training_loss_under_torchrun_is_named_before_a_validation_round_s
     processes agree on it before validating), not blamed on the validation data."""
     recipe = tmp_path / "diverge.yaml"
     recipe.write_text(DIGITS.replace("{name: adam, lr: 0.003}", "{name: sgd, lr: 1.0e+12}"))
-    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                             "-m", "zoo", "run", str(recipe), "task.valid_every=5", "--output", str(tmp_path / "r")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = two_processes("-m", "zoo", "run", recipe, "task.valid_every=5", "--output", tmp_path / "r", cwd=tmp_path)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("zoo: error:")]
     assert errors and all("the training loss is nan at epoch 1" in line for line in errors), result.stderr[-2000:]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
 import torch
 
+from tests.conftest import register_in_process
 from zoo.cli import main
 
 DIGITS = textwrap.dedent("""\
@@ -69,12 +71,19 @@ def test_default_folder_is_runs_name_timestamp(recipe, tmp_path, monkeypatch, ca
 
 def test_overrides_reach_the_components(recipe, tmp_path, capsys):
     run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=1", "model.hidden=[16, 8]",
-           "optimizer.name=sgd", "optimizer.lr=1e-1", capsys=capsys)
+           "optimizer.name=sgd", "optimizer.lr=1e-1", "optimizer.momentum=0.8", "optimizer.nesterov=true",
+           capsys=capsys)
     resolved = (tmp_path / "r" / "recipe.yaml").read_text()
     assert "epochs: 1" in resolved and "name: sgd" in resolved and "lr: 0.1" in resolved
     state = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=True)
     assert [tuple(v.shape) for k, v in state["model"].items() if k.endswith("weight")] == [(16, 64), (8, 16), (10, 8)]
-    assert "momentum_buffer" in str(state["optimizer"]) or state["optimizer"]["param_groups"][0]["lr"] == 0.1
+    # the optimizer that trained is SGD with the recipe's settings: Adam keeps betas and exp_avg instead
+    (group,) = state["optimizer"]["param_groups"]
+    assert (group["lr"], group["momentum"], group["nesterov"], group["dampening"]) == (0.1, 0.8, True, 0.0)
+    assert "betas" not in group
+    per_parameter = state["optimizer"]["state"]
+    assert len(per_parameter) == len(state["model"])  # every weight and bias took SGD steps
+    assert all(set(s) == {"momentum_buffer"} for s in per_parameter.values())
 
 
 def test_dry_run_validates_and_prints_without_training(recipe, tmp_path, monkeypatch, capsys):
@@ -121,7 +130,7 @@ def test_lifecycle_hooks_see_every_epoch(recipe, tmp_path, capsys):
     from zoo import hookimpl
     from zoo.plugins import get_manager
 
-    seen = []
+    seen, epochs = [], []
 
     class Spy:
         @hookimpl
@@ -130,24 +139,76 @@ def test_lifecycle_hooks_see_every_epoch(recipe, tmp_path, capsys):
 
         @hookimpl
         def zoo_epoch_end(self, run, epoch, metrics):
-            seen.append(("epoch", epoch, round(metrics["valid_accuracy"], 6) == round(metrics["valid_accuracy"], 6)))
+            seen.append(("epoch", epoch))
+            epochs.append(dict(metrics))
 
         @hookimpl
         def zoo_run_end(self, run, report, error):
             seen.append(("end", "test" in report, error))
 
     get_manager().register(Spy(), "spy")
-    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", capsys=capsys)
-    assert seen == [("start", "digits_mlp", True), ("epoch", 1, True), ("epoch", 2, True), ("end", True, None)]
+    out = run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", capsys=capsys)
+    assert seen == [("start", "digits_mlp", True), ("epoch", 1), ("epoch", 2), ("end", True, None)]
+    # the hook gets each epoch's figures as the run folder keeps them (metrics.jsonl adds epoch and time)
+    lines = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in line.items() if k not in ("epoch", "time")} for line in lines] == epochs
+    assert all(set(m) == {"train_loss", "valid_loss", "valid_accuracy", "lr", "seconds"} for m in epochs)
+    assert all(m["lr"] == 0.003 and m["train_loss"] > 0 and m["valid_loss"] > 0 for m in epochs)
+    # the accuracy is a count of correct validation digits over the split's size, and it learns
+    valid_size = int(re.search(r"train / (\d+) valid", out.out).group(1))
+    for m in epochs:
+        assert 0 <= m["valid_accuracy"] <= 1
+        correct = round(m["valid_accuracy"] * valid_size)
+        assert m["valid_accuracy"] == pytest.approx(correct / valid_size, abs=1e-9)
+    assert epochs[-1]["valid_accuracy"] > 0.6  # ten classes: chance is 0.1
+    best = json.loads((tmp_path / "r" / "report.json").read_text())["best"]
+    assert best["valid_loss"] == min(m["valid_loss"] for m in epochs)
 
 
-@pytest.mark.parametrize("options", [
-    ["task.amp=bf16"],
-    ["task.channels_last=true", "model.name=cnn", "model.hidden=64"],
-    ["task.compile=true", "task.compile_backend=eager"],
-])
-def test_accelerator_options_run_on_cpu(recipe, tmp_path, capsys, options):
-    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", *options, capsys=capsys)
+class Probe(torch.nn.Module):
+    """A small conv classifier that adds to ``facts``, at each training forward, what the run
+    does to it: autocast (its dtype, None when off), the memory format of its input and its conv
+    weight, and whether torch.compile is tracing it. A set: a list that grows each step would
+    make torch.compile recompile each step until it gives up and runs the forward uncompiled."""
+
+    def __init__(self, in_channels: int, num_classes: int, facts: set):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(in_channels, 16, 3, padding=1)
+        self.pool = torch.nn.AdaptiveAvgPool2d(4)
+        self.fc = torch.nn.Linear(16 * 4 * 4, num_classes)
+        self.facts = facts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.facts.add((
+                ("compiling", torch.compiler.is_compiling()),
+                ("autocast", torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None),
+                ("input_channels_last", x.is_contiguous(memory_format=torch.channels_last)),
+                ("weight_channels_last", self.conv.weight.is_contiguous(memory_format=torch.channels_last)),
+            ))
+        return self.fc(self.pool(torch.relu(self.conv(x))).flatten(1))
+
+
+OPTIONS_OFF = {"compiling": False, "autocast": None, "input_channels_last": False, "weight_channels_last": False}
+
+
+@pytest.mark.parametrize("options, facts", [
+    ([], OPTIONS_OFF),
+    (["task.amp=bf16"], dict(OPTIONS_OFF, autocast=torch.bfloat16)),
+    (["task.channels_last=true"], dict(OPTIONS_OFF, input_channels_last=True, weight_channels_last=True)),
+    (["task.compile=true", "task.compile_backend=eager"], dict(OPTIONS_OFF, compiling=True)),
+], ids=["no-options", "amp-bf16", "channels-last", "compile"])
+def test_accelerator_options_take_effect_on_cpu(recipe, tmp_path, capsys, options, facts):
+    seen: set = set()
+
+    def probe(in_channels: int = 3, num_classes: int = 10) -> torch.nn.Module:
+        return Probe(in_channels, num_classes, seen)
+
+    register_in_process("models", "acme/probe", probe)
+    # three channels: a 1-channel NCHW tensor is also channels_last-contiguous, so the format shows only here
+    run_ok("run", recipe, "--output", tmp_path / "r", "task.epochs=2", "data.channels=3",
+           "data.normalize=null", "model.name=acme/probe", *options, capsys=capsys)
+    assert [dict(step) for step in seen] == [facts]  # every training step alike, and as the options say
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["test"]["accuracy"] > 0.5
 
