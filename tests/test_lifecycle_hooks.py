@@ -211,6 +211,28 @@ def test_a_wrapper_raising_in_zoo_epoch_end_is_muted_and_the_call_goes_on(capsys
                    "its lifecycle hooks are off for the rest of this run"]
 
 
+def never_yields(self, run, epoch, metrics):
+    if epoch < 0:
+        yield
+
+
+def yields_twice(self, run, epoch, metrics):
+    yield
+    yield
+
+
+@pytest.mark.parametrize("function, why", [(never_yields, "did not yield"), (yields_twice, "has a second yield")])
+def test_a_broken_wrapper_in_zoo_epoch_end_is_muted_naming_what_it_did(function, why, capsys):
+    seen = []
+    pm = PluginManager()
+    pm.register(epoch_logger(seen, "logger"), "logger")
+    pm.register(type("Broken", (), {"zoo_epoch_end": hookimpl(wrapper=True)(function)})(), "broken")
+    pm.call_lifecycle("zoo_epoch_end", isolate=True, run=RUN, epoch=1, metrics={})
+    assert seen == ["logger"]
+    assert f"plugin 'broken' raised in zoo_epoch_end: RuntimeError: wrapper {function.__qualname__} {why}" \
+        in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option", ["wrapper", "hookwrapper"])
 @pytest.mark.parametrize("hook", ["zoo_register_models", "zoo_recipe_dirs"])
 def test_a_wrapper_on_a_per_plugin_hook_is_refused_when_the_plugin_loads(option, hook, capsys):
