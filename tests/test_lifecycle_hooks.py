@@ -5,13 +5,13 @@ implementation zoo cannot honour is refused when its plugin loads."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
 from zoo import hookimpl
 from zoo.plugins import PluginError, PluginManager
 from tests.fake_dists import write_plugin_dist
+from tests.test_loggers import RECIPE  # digits, a small MLP, 2 epochs
 
 RUN = "the run"  # the lifecycle hooks pass it on untouched; these tests only follow the calls
 
@@ -305,13 +305,6 @@ def zoo_epoch_end(run, epoch, metrics):
 def zoo_run_end(run, report, error):
     seen.append(["run end", error is None])
 '''
-RECIPE = textwrap.dedent("""\
-    task: {name: classification, epochs: 2, batch_size: 64, plots: false}
-    data: {name: digits}
-    model: {name: mlp, hidden: [16]}
-    loss: {name: cross_entropy}
-    optimizer: {name: adam, lr: 0.01}
-""")
 
 
 def test_a_wrapper_and_tryfirst_plugin_installed_for_real_in_a_zoo_run(tmp_path, zoo_cli):

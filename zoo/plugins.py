@@ -141,10 +141,9 @@ class PluginManager:
         except Exception as exc:  # pluggy.PluginValidationError: a hook with a wrong argument
             self._fail(info, f"invalid hook implementation: {describe_exception(exc)}", register=False)
             return
-        unknown = [
-            hc.name for hc in self.pm.get_hookcallers(obj) or []
-            if not hc.has_spec() and not all(i.optionalhook for i in hc.get_hookimpls())
-        ]
+        callers = self.pm.get_hookcallers(obj) or []
+        unknown = [hc.name for hc in callers
+                   if not hc.has_spec() and not all(i.optionalhook for i in hc.get_hookimpls())]
         if unknown:
             hints = []
             for name in unknown:
@@ -152,15 +151,10 @@ class PluginManager:
                 hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             self._fail(info, f"unknown hook {', '.join(hints)}")
             return
-        callers = self.pm.get_hookcallers(obj) or []
         own = [(hc, impl) for hc in callers for impl in hc.get_hookimpls() if impl.plugin is obj]
-        refused = [(hc.name, impl) for hc, impl in own
-                   if hc.name in PER_PLUGIN_HOOKS and (impl.wrapper or impl.hookwrapper)]
-        if refused:
-            name, impl = refused[0]
-            option = "wrapper=True" if impl.wrapper else "hookwrapper=True"
-            self._fail(info, f"{name} is marked {option}, but zoo calls {name} one plugin at a time, "
-                             f"so there is no call for a wrapper to wrap; implement it without {option}")
+        refusals = [why for hc, impl in own if (why := refusal(hc.name, impl))]
+        if refusals:
+            self._fail(info, refusals[0])
             return
         for hc, impl in own:
             if hc.name not in PER_PLUGIN_HOOKS and hc.has_spec():  # a lifecycle hook
@@ -287,6 +281,15 @@ class PluginError(RuntimeError):
     def __init__(self, plugin: str, hook: str, exc: BaseException):
         super().__init__(f"plugin {plugin!r} raised in {hook}: {describe_exception(exc)}")
         self.plugin, self.hook_name, self.original = plugin, hook, exc
+
+
+def refusal(hook_name: str, impl: Any) -> Optional[str]:
+    """Why zoo cannot honour ``impl`` (a pluggy ``HookImpl`` of the hook ``hook_name``); None when it can."""
+    if hook_name in PER_PLUGIN_HOOKS and (impl.wrapper or impl.hookwrapper):
+        option = "wrapper=True" if impl.wrapper else "hookwrapper=True"
+        return (f"{hook_name} is marked {option}, but zoo calls {hook_name} one plugin at a time, "
+                f"so there is no call for a wrapper to wrap; implement it without {option}")
+    return None
 
 
 def call_impl(impl: Any, **offered: Any) -> Any:
