@@ -1,4 +1,4 @@
-"""Loading plugins: entry points -> pluggy -> filled registries.
+"""Loading plugins: entry points -> pluggy -> filled registries; calling the lifecycle hooks.
 
 Built-in and third-party plugins load the same way, through the ``zoo.plugins`` entry-point
 group. Each entry point is loaded on its own (pluggy's ``load_setuptools_entrypoints`` stops at
@@ -6,6 +6,12 @@ the first one that fails), validated against the hook specs, and its registratio
 called one plugin at a time so that every entry records which plugin made it and a plugin that
 raises takes only itself down. A failure is a one-line warning on stderr and a ``failed`` row in
 ``zoo plugins``; everything else keeps working.
+
+The lifecycle hooks (``zoo_run_start``, ``zoo_epoch_end``, ``zoo_run_end``) are called through
+pluggy (``pm.hook.<name>(...)``), so wrappers, ``tryfirst``/``trylast`` and ``specname`` work as
+pluggy documents them. Each lifecycle implementation is put behind a guard when its plugin
+registers (``zoo.hook_guards``): that is how an exception is charged to the plugin that raised
+it, and how a plugin raising in the per-epoch hook is muted while the others carry on.
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ from typing import Any, Iterable, Optional
 import pluggy
 
 from zoo import hookspecs
+from zoo.hook_guards import guard
+from zoo.kinds import KINDS
 from zoo.markers import PROJECT
-from zoo.registry import KINDS, Provenance, Registries
+from zoo.registry import Provenance, Registries
 
 ENTRY_POINT_GROUP = "zoo.plugins"
-REGISTER_HOOKS = {kind: f"zoo_register_{kind}" for kind in KINDS}
+# The hooks zoo calls one plugin at a time (each entry, each recipe folder records its plugin):
+# a wrapper there has no call of several plugins to wrap, so one is refused when its plugin loads.
+PER_PLUGIN_HOOKS = tuple(kind.hook for kind in KINDS) + ("zoo_recipe_dirs",)
 
 
 @dataclass
@@ -78,6 +88,8 @@ class PluginManager:
         self._registries: Optional[Registries] = None
         self.failures: dict = {}  # plugin name -> why it failed (shown in unknown-name errors)
         self.muted: set = set()  # plugins whose lifecycle hook raised under isolate: not called again
+        self._isolating = False  # whether the lifecycle call in progress mutes a plugin that raises
+        self._raised: Optional[tuple] = None  # (exception, plugin) last charged to a plugin, not isolated
 
     @property
     def hook(self) -> Any:
@@ -129,10 +141,9 @@ class PluginManager:
         except Exception as exc:  # pluggy.PluginValidationError: a hook with a wrong argument
             self._fail(info, f"invalid hook implementation: {describe_exception(exc)}", register=False)
             return
-        unknown = [
-            hc.name for hc in self.pm.get_hookcallers(obj) or []
-            if not hc.has_spec() and not all(i.optionalhook for i in hc.get_hookimpls())
-        ]
+        callers = self.pm.get_hookcallers(obj) or []
+        unknown = [hc.name for hc in callers
+                   if not hc.has_spec() and not all(i.optionalhook for i in hc.get_hookimpls())]
         if unknown:
             hints = []
             for name in unknown:
@@ -140,11 +151,36 @@ class PluginManager:
                 hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             self._fail(info, f"unknown hook {', '.join(hints)}")
             return
-        info.hooks = sorted(hc.name for hc in self.pm.get_hookcallers(obj) or [])
+        own = [(hc, impl) for hc in callers for impl in hc.get_hookimpls() if impl.plugin is obj]
+        refusals = [why for hc, impl in own if (why := refusal(hc.name, impl))]
+        if refusals:
+            self._fail(info, refusals[0])
+            return
+        for hc, impl in own:
+            if hc.name not in PER_PLUGIN_HOOKS and hc.has_spec():  # a lifecycle hook
+                self._guard(hc.name, impl)
+        info.hooks = sorted(hc.name for hc in callers)
         stray = [n for n in dir(obj) if n.startswith("zoo_") and callable(getattr(obj, n, None))
-                 and n not in info.hooks]
+                 and self.pm.parse_hookimpl_opts(obj, n) is None]
         if stray and not self.quiet:
             warn(f"plugin {info.name!r}: {', '.join(stray)} not marked with @zoo.hookimpl, so never called")
+
+    def _guard(self, hook_name: str, impl: Any) -> None:
+        """Put a lifecycle implementation (a pluggy ``HookImpl``) behind a guard that charges its
+        exceptions to its plugin: muted under isolation, else recorded for ``call_lifecycle``."""
+        plugin = impl.plugin_name
+
+        def on_fault(exc: Exception) -> bool:
+            if not self._isolating:
+                self._raised = (exc, plugin)
+                return False
+            self.muted.add(plugin)
+            warn(f"plugin {plugin!r} raised in {hook_name}: {describe_exception(exc)}; "
+                 f"its lifecycle hooks are off for the rest of this run")
+            return True
+
+        # pluggy calls impl.function with the arguments it read from the plugin's own function
+        impl.function = guard(impl.function, on_fault, wrapper=impl.wrapper or impl.hookwrapper)
 
     def spec_names(self) -> list:
         return [n for n in dir(self.pm.hook) if n.startswith("zoo_") and getattr(self.pm.hook, n).has_spec()]
@@ -176,21 +212,20 @@ class PluginManager:
         for registry in registries:
             registry.failed_plugins = self.failures
         for kind in KINDS:
-            hook_caller = getattr(self.pm.hook, REGISTER_HOOKS[kind])
-            registry = registries[kind]
-            # get_hookimpls() lists them in registration (load) order; pluggy itself would call the last first
-            for impl in hook_caller.get_hookimpls():
+            registry = registries[kind.registry]
+            for impl in self._one_at_a_time(kind.hook):
                 info = self.plugins.get(impl.plugin_name)
                 if info is None or info.status != "loaded":
                     continue
                 before = len(registry) + len(registry.namespaces)
                 try:
                     with registry.contributing(info.provenance):
-                        impl.function(*[{"registry": registry}[a] for a in impl.argnames])
+                        call_impl(impl, registry=registry)
                 except Exception as exc:
-                    self._fail(info, f"{REGISTER_HOOKS[kind]} raised {describe_exception(exc)}")
+                    self._fail(info, f"{kind.hook} raised {describe_exception(exc)}")
                     continue
-                info.counts[kind] = info.counts.get(kind, 0) + len(registry) + len(registry.namespaces) - before
+                added = len(registry) + len(registry.namespaces) - before
+                info.counts[kind.registry] = info.counts.get(kind.registry, 0) + added
             for message in registry.warnings:
                 if not self.quiet:
                     warn(message)
@@ -199,9 +234,9 @@ class PluginManager:
     def recipe_dirs(self) -> list:
         """Folders of recipes shipped by plugins, as ``(plugin, path)`` pairs."""
         found = []
-        for impl in self.pm.hook.zoo_recipe_dirs.get_hookimpls():  # load order
+        for impl in self._one_at_a_time("zoo_recipe_dirs"):
             try:
-                dirs = impl.function()
+                dirs = call_impl(impl)
             except Exception as exc:
                 info = self.plugins.get(impl.plugin_name)
                 if info is not None:
@@ -210,26 +245,34 @@ class PluginManager:
             found.extend((impl.plugin_name, str(d)) for d in dirs or ())
         return found
 
-    def call_lifecycle(self, hook_name: str, *, isolate: bool = False, **kwargs: Any) -> None:
-        """Call a lifecycle hook in every plugin; an exception names the plugin that raised it.
+    def _one_at_a_time(self, hook_name: str) -> list:
+        """The implementations of a per-plugin hook in the order zoo calls them: ``tryfirst`` ones
+        first, ``trylast`` ones last, and within each group in load order (pluggy lists them so;
+        its own calls would take the last loaded first)."""
+        return sorted(getattr(self.pm.hook, hook_name).get_hookimpls(), key=lambda i: (not i.tryfirst, i.trylast))
 
-        Without ``isolate`` the exception is raised as a ``PluginError``. With ``isolate`` (the
-        per-epoch hooks, called while a model trains) the plugin that raised is reported in one
-        warning line and its lifecycle hooks are not called again in this process: a broken
-        logger costs its own output, not the training run.
+    def call_lifecycle(self, hook_name: str, *, isolate: bool = False, **kwargs: Any) -> None:
+        """Call a lifecycle hook through pluggy; an exception names the plugin that raised it.
+
+        Every implementation is called as pluggy calls it (wrappers around the others, in
+        ``tryfirst``/``trylast`` order), except those of muted plugins. Without ``isolate`` an
+        exception a plugin raises (or a wrapper lets through) is raised as a ``PluginError``
+        naming that plugin. With ``isolate`` (the per-epoch hook, called while a model trains)
+        the plugin that raised is reported in one warning line, the other plugins still get the
+        call, and its lifecycle hooks are not called again in this process: a broken logger
+        costs its own output, not the training run.
         """
-        hook_caller = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook_caller.get_hookimpls()):
-            if impl.plugin_name in self.muted:
-                continue
-            try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:
-                if not isolate:
-                    raise PluginError(impl.plugin_name, hook_name, exc) from exc
-                self.muted.add(impl.plugin_name)
-                warn(f"plugin {impl.plugin_name!r} raised in {hook_name}: {describe_exception(exc)}; "
-                     f"its lifecycle hooks are off for the rest of this run")
+        muted = [self.pm.get_plugin(name) for name in sorted(self.muted)]
+        hook_caller = self.pm.subset_hook_caller(hook_name, remove_plugins=muted)
+        outer, self._isolating = self._isolating, isolate
+        try:
+            hook_caller(**kwargs)
+        except Exception as exc:
+            if self._raised is None or self._raised[0] is not exc:  # not a plugin's own: pluggy's, or zoo's
+                raise
+            raise PluginError(self._raised[1], hook_name, exc) from exc
+        finally:
+            self._isolating, self._raised = outer, None
 
 
 class PluginError(RuntimeError):
@@ -238,6 +281,21 @@ class PluginError(RuntimeError):
     def __init__(self, plugin: str, hook: str, exc: BaseException):
         super().__init__(f"plugin {plugin!r} raised in {hook}: {describe_exception(exc)}")
         self.plugin, self.hook_name, self.original = plugin, hook, exc
+
+
+def refusal(hook_name: str, impl: Any) -> Optional[str]:
+    """Why zoo cannot honour ``impl`` (a pluggy ``HookImpl`` of the hook ``hook_name``); None when it can."""
+    if hook_name in PER_PLUGIN_HOOKS and (impl.wrapper or impl.hookwrapper):
+        option = "wrapper=True" if impl.wrapper else "hookwrapper=True"
+        return (f"{hook_name} is marked {option}, but zoo calls {hook_name} one plugin at a time, "
+                f"so there is no call for a wrapper to wrap; implement it without {option}")
+    return None
+
+
+def call_impl(impl: Any, **offered: Any) -> Any:
+    """Call one hook implementation (a pluggy ``HookImpl``) with the arguments it names, as pluggy would."""
+    return impl.function(*[offered[a] for a in impl.argnames],
+                         **{a: offered[a] for a in impl.kwargnames if a in offered})
 
 
 def entry_points(group: str) -> Iterable[metadata.EntryPoint]:

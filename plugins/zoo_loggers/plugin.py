@@ -1,6 +1,8 @@
-"""Write each epoch's metrics to ``metrics.jsonl`` in the run folder, and to TensorBoard.
+"""Write the metrics a task reports to ``metrics.jsonl`` in the run folder, and to TensorBoard.
 
-The JSONL file has one JSON object a line: ``{"epoch": 3, "time": "...", "train_loss": ...}``.
+The JSONL file has one JSON object a line, one line per ``zoo_epoch_end`` call (a validation
+round of a classification run, a step of a style transfer):
+``{"epoch": 3, "time": "...", "train_loss": ...}``.
 It is opened in append mode, so a resumed run continues the same file. Each line is flushed
 as it is written: a killed run keeps every finished epoch's line.
 
