@@ -127,10 +127,10 @@ class TaskTraits:
         return tuple(by_section(section).filled) + tuple(self.fills.get(section, ()))
 
     def method(self, name: str, doing: str) -> Any:
-        """The task's method ``name`` (``evaluate``, ``predict``, ``check``), or a
-        ``zoo.UserError`` saying the task cannot do ``doing``."""
+        """The task's method ``name`` (``evaluate``, ``predict``), or a ``zoo.UserError`` saying
+        the task cannot do ``doing`` (it has no such method, or only ``Task``'s default)."""
         found = getattr(self.task, name, None)
-        if not callable(found):
+        if not callable(found) or getattr(type(self.task), name, None) is getattr(Task, name):
             raise UserError(f"task {self.name!r} cannot {doing} (it has no {name} method)")
         return found
 
@@ -142,13 +142,17 @@ class TaskTraits:
     def checkpoint(self, which: str, folder: Path, doing: str) -> Path:
         """The path of the checkpoint ``which`` (``resume`` or ``best``) in the run ``folder``.
 
-        Raises ``zoo.UserError`` when the task keeps no such checkpoint, naming ``doing``.
+        Raises ``zoo.UserError`` naming ``doing`` (``resume``, ``evaluate``) when the task keeps
+        no such checkpoint, or when the file is not there.
         """
         declared = self.checkpoints
         relative = getattr(declared, which) if declared is not None else None
         if relative is None:
             raise UserError(f"task {self.name!r} keeps no checkpoint to {doing} from")
-        return Path(folder) / relative
+        path = Path(folder) / relative
+        if not path.is_file():
+            raise UserError(f"{folder}: no {relative} to {doing} from (the task saves it while it runs)")
+        return path
 
 
 def traits_of(task: Any, name: str, metadata: Optional[Mapping] = None) -> TaskTraits:
