@@ -8,18 +8,25 @@ a task (the one from before this protocol: it keeps working unchanged).
 
 What zoo asks, and where::
 
-    zoo run RECIPE            sections, fills       which recipe sections are checked, and how
+    zoo run RECIPE            sections, fills       which recipe sections are checked (each once,
+                                                    before anything is built), and what the task
+                                                    fills itself when it builds them
                               run(run)              the work; its dict is written as report.json
                               headline(report)      the one line printed after "run folder: ..."
     zoo run --dry-run         check(run)            build everything, train nothing
     zoo run --resume DIR      checkpoints.resume    the file that must exist; run(run) is called
                                                     with run.resumed True and continues from it
-    Ctrl-C, kill              checkpoints.progress  how far the resume file got ("epoch 3")
+    Ctrl-C                    checkpoints.progress  the resume file's count of completed units,
+                              .unit, .total         said as "interrupted during epoch 4"
     zoo eval RUN_DIR          checkpoints.best      the file that must exist; evaluate(run)
     zoo predict RUN_DIR IMG   checkpoints.best      predict(run, paths, top_k)
 
+A task with ``checkpoints = None`` is refused ``--resume``, ``zoo eval`` and ``zoo predict`` in
+one line naming it, and Ctrl-C says to run the recipe again.
+
 Subclass ``Task`` to get the defaults and the documentation, or declare the attributes on any
-object: zoo reads them with ``traits_of(task)``, never by ``isinstance``.
+object: zoo reads them with ``traits_of(task)``, never by ``isinstance``. docs/tasks.md walks
+through the protocol with an example task.
 """
 
 from __future__ import annotations
