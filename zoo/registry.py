@@ -36,7 +36,7 @@ from zoo.errors import UserError
 from zoo.kinds import KINDS as KIND_TABLE
 from zoo.kinds import by_registry, lookup
 
-# The registry names, in the order they are filled (zoo.plugins reads it until it reads zoo.kinds).
+# The registry names, in the order zoo.kinds lists them (the order zoo.plugins fills them in).
 KINDS = tuple(k.registry for k in KIND_TABLE)
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-/]*\Z")
 

@@ -24,7 +24,7 @@ from zoo.atomic import write_text
 from zoo.devices import resolve_device
 from zoo.errors import Interrupted
 from zoo.recipe_check import check_recipe
-from zoo.rng import rng_state, seed_everything, set_rng_state  # noqa: F401 (rng_state: see __all__)
+from zoo.rng import rng_state, seed_everything, set_rng_state  # noqa: F401 (re-exported, see __all__)
 from zoo.run_context import Run
 from zoo.run_folder import json_text, make_directory, new_run_directory
 
@@ -116,7 +116,7 @@ def run_in_folder(run: Run, task: Any, *, output: Optional[Path], resume: Option
             raise interrupted(run) from None  # Ctrl-C: say where the run stopped and how to resume it
         raise
     if run.is_main:
-        if run.pending_recipe is not None:  # no new checkpoint (the run had finished its epochs): keep it now
+        if run.pending_recipe is not None:  # no checkpoint saved since the resume (nothing was left to do): keep it now
             write_text(directory / "recipe.yaml", run.pending_recipe)
         write_text(directory / "report.json", json_text(report))
         manager.call_lifecycle("zoo_run_end", run=run, report=report, error=None)
@@ -130,7 +130,7 @@ def interrupted(run: Run) -> Interrupted:
     atomically: the unit (``epoch``) it records was completed, so the one in progress is the
     next. A task that keeps no resume checkpoint is run again.
     """
-    declared = run.traits.checkpoints if run.traits is not None else None
+    declared = run.traits.checkpoints
     if declared is None or declared.resume is None:
         return Interrupted(f"interrupted; task {run.task_name!r} cannot resume: run the recipe again")
     folder = run.directory if run.directory is not None else run.shared_directory

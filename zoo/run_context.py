@@ -37,6 +37,8 @@ class Run:
     directory: Optional[Path]
     device: Any
     seed: int
+    traits: TaskTraits
+    checked: dict
     resumed: bool = False
     rank: int = 0
     world_size: int = 1
@@ -48,8 +50,6 @@ class Run:
     # a resumed run's recipe with its overrides: written over recipe.yaml with the first checkpoint
     # it saves, so a resume that fails at once (a model that no longer fits) leaves the folder as it was
     pending_recipe: Optional[str] = None
-    traits: Optional[TaskTraits] = None
-    checked: dict = field(default_factory=dict)
 
     @property
     def is_main(self) -> bool:
@@ -142,9 +142,8 @@ class Run:
                 write_text(self.directory / "recipe.yaml", self.pending_recipe)
                 self.pending_recipe = None
         except OSError as exc:  # disk full, folder gone read-only: the previous file is untouched
-            declared = self.traits.checkpoints if self.traits is not None else None
             raise RunFailure(checkpoints.write_failure(self.checkpoint_dir / name, exc, self.directory,
-                                                       declared)) from exc
+                                                       self.traits.checkpoints)) from exc
         return path
 
     def load_checkpoint(self, name: str, map_location: Any = "cpu") -> dict:

@@ -11,7 +11,7 @@ without them, or without a best checkpoint, is refused.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from zoo.errors import UserError
 
