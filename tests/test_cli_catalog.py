@@ -139,6 +139,20 @@ def test_info_writes_types_with_their_bounds_and_defaults_as_a_recipe_would(zoo_
     assert "sections: data, model, loss, optimizer\n" in out
 
 
+def test_info_of_a_model_shows_no_training_warning_which_a_real_build_still_gives(zoo_cli, caplog):
+    """densenet121 without pretrained weights freezes random features: worth a warning when training
+    with it, noise when a user only asks what the model is."""
+    result = zoo_cli("info", "model", "densenet121")
+    assert result.returncode == 0, result.stderr
+    assert "parameters: 7,216,770 total, 262,914 trainable" in result.stdout
+    assert result.stderr == ""
+    from zoo.plugins import get_manager
+
+    with caplog.at_level("WARNING"):
+        get_manager(quiet=True).registries.models.create("densenet121", pretrained=False)
+    assert "freezing 362 randomly initialised parameter tensors" in caplog.text
+
+
 @pytest.mark.parametrize("args, expected", [
     (["list", "gadgets"], "unknown kind 'gadgets'"),
     (["info", "model", "goodpkg/nett"], "did you mean 'goodpkg/net'"),

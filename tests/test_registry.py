@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from zoo.errors import UserError
-from zoo.registry import ConflictError, Provenance, Registry, UnknownNameError, normalize_kind
+from zoo.kinds import lookup
+from zoo.registry import ConflictError, Provenance, Registry, UnknownNameError
 
 
 def make(kind="models"):
@@ -163,7 +164,7 @@ def test_namespace_lists_lazily_and_creates_members():
 
 
 def test_kind_names():
-    assert normalize_kind("model") == "models"
-    assert normalize_kind("Datasets") == "datasets"
+    assert lookup("model").registry == "models"
+    assert lookup("Datasets").registry == "datasets"
     with pytest.raises(UserError, match="unknown kind 'gadgets'"):
-        normalize_kind("gadgets")
+        lookup("gadgets")

@@ -266,8 +266,14 @@ def with_style_plugin():
 
 
 def test_plugin_registers_model_dataset_task_and_recipe(with_style_plugin):
+    from zoo.task import traits_of
+
     registries = with_style_plugin.registries
-    assert registries.tasks.get("style_transfer").metadata["sections"] == ("data", "model")
+    entry = registries.tasks.get("style_transfer")
+    traits = traits_of(entry.create(), entry.name, entry.metadata)
+    assert traits.sections == ("data", "model") and traits.optional_sections == ()
+    assert traits.section_fills("model") == ("num_classes", "in_channels", "image_size", "layers")
+    assert traits.checkpoints is None
     assert "vgg19_features" in registries.models and "images" in registries.datasets
 
 

@@ -14,7 +14,8 @@ from pydantic import Field
 from zoo import UserError
 from zoo.recipe import load_recipe
 from zoo.registry import Registry
-from zoo.validation import describe_type, lookup_entry, validate_recipe_shape, validate_section
+from zoo.type_text import describe_type
+from zoo.validation import lookup_entry, validate_recipe_shape, validate_section
 
 TOP_LEVEL = ("name", "seed", "base", "description", "task", "data", "model", "loss", "optimizer", "scheduler")
 
@@ -281,7 +282,7 @@ def test_fill_only_where_accepted_and_unset(tmp_path):
 
 def test_partial_check_tolerates_what_the_runner_fills(tmp_path):
     path, recipe = recipe_file(tmp_path, "model: {name: cnn}\n")
-    assert validate_section(recipe, "model", MODELS.get("cnn"), partial=True) == {}
+    assert validate_section(recipe, "model", MODELS.get("cnn"), fillable=("num_classes",)) == {}
     message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
     assert message == (f"{path}:1: model: missing required key 'num_classes' for model 'cnn'; "
                        f"accepted: num_classes, in_channels, width")
@@ -389,6 +390,6 @@ def test_describe_type():
 def test_types_are_described_with_their_bounds(annotation, text):
     from annotated_types import Gt
 
-    from zoo.validation import describe_type
+    from zoo.type_text import describe_type
 
     assert describe_type(eval(annotation)) == text  # noqa: S307 (the test's own literals)

@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from zoo.atomic import atomic_write
 from zoo.errors import UserError
+from zoo.task import Checkpoints
 
 
 def save_atomic(state: dict, path: os.PathLike) -> Path:
@@ -88,8 +89,9 @@ def mismatch(model_state: dict, saved_state: dict, limit: int = 4) -> str:
     return "; ".join(parts) or "the states differ"
 
 
-def saved_epoch(path: os.PathLike) -> Optional[int]:
-    """The ``epoch`` recorded in the checkpoint at ``path``, or None (no file, unreadable, no epoch).
+def saved_epoch(path: os.PathLike, key: str = "epoch") -> Optional[int]:
+    """The count under ``key`` (``epoch``, or the unit a task declares in its ``Checkpoints.progress``)
+    recorded in the checkpoint at ``path``, or None (no file, unreadable, no such int).
 
     The file is memory-mapped, so only the few bytes holding the number are read.
     """
@@ -99,8 +101,16 @@ def saved_epoch(path: os.PathLike) -> Optional[int]:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:
         return None
-    epoch = state.get("epoch") if isinstance(state, dict) else None
-    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+    count = state.get(key) if isinstance(state, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def resume_progress(folder: Optional[os.PathLike], declared: Optional[Checkpoints]) -> Optional[int]:
+    """How many units (epochs, steps...) the resume checkpoint in the run ``folder`` records, by
+    the task's ``declared`` checkpoints; None when there is no folder, no such checkpoint or no count."""
+    if folder is None or declared is None or declared.resume is None:
+        return None
+    return saved_epoch(Path(folder) / declared.resume, declared.progress)
 
 
 _ADVICE = {
@@ -110,21 +120,22 @@ _ADVICE = {
 }
 
 
-def write_failure(path: os.PathLike, exc: OSError, run_dir: Optional[os.PathLike]) -> str:
+def write_failure(path: os.PathLike, exc: OSError, run_dir: Optional[os.PathLike],
+                  declared: Optional[Checkpoints]) -> str:
     """One line for a checkpoint that could not be written: what failed, what is still on disk, what to do.
 
-    ``path`` is the checkpoint being written, ``run_dir`` the run folder (to say how to resume).
+    ``path`` is the checkpoint being written, ``run_dir`` the run folder and ``declared`` the
+    task's ``Checkpoints`` (to say how far a resume would start from, and how to resume).
     """
     path = Path(path)
     reason = f"[Errno {exc.errno}] {exc.strerror}" if exc.errno and exc.strerror else str(exc)
     message = f"cannot write {path}: {reason}"
     if path.is_file():
         message += f"; the previous {path.name} is intact"
-    last = path.parent / "last.pt"
-    epoch = saved_epoch(last)
+    done = resume_progress(run_dir, declared)
     advice = _ADVICE.get(exc.errno, "fix the problem")
-    if epoch is not None and run_dir is not None:
-        message += f"; {advice}, then continue after epoch {epoch} with: zoo run --resume {run_dir}"
+    if done is not None:
+        message += f"; {advice}, then continue after {declared.unit} {done} with: zoo run --resume {run_dir}"
     else:
         message += f"; {advice}, then run the recipe again"
     return message

@@ -22,8 +22,7 @@ from typing import Optional, Sequence
 
 from zoo._version import __version__
 from zoo.errors import Interrupted, RunFailure, UserError
-
-LIST_KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks", "recipes")
+from zoo.kinds import KINDS, LISTABLE
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -34,6 +33,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
+    """The ``zoo`` argument parser: one subcommand per command (see the module docstring)."""
     parser = ArgumentParser(
         prog="zoo",
         description="A plugin-based model zoo for PyTorch: list components, run YAML recipes.",
@@ -43,13 +43,13 @@ def build_parser() -> ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
     p = commands.add_parser("list", help="list installed models, datasets, ... or recipes")
-    p.add_argument("kind", metavar="KIND", help=" | ".join(LIST_KINDS))
+    p.add_argument("kind", metavar="KIND", help=" | ".join(LISTABLE))
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="glob on names, e.g. 'resnet*'")
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--refresh", action="store_true", help="rebuild the catalog cache first")
 
     p = commands.add_parser("info", help="show one entry: plugin, parameters (its recipe schema), docs")
-    p.add_argument("kind", metavar="KIND", help="model | dataset | loss | optimizer | scheduler | task | recipe")
+    p.add_argument("kind", metavar="KIND", help=" | ".join([k.singular for k in KINDS] + ["recipe"]))
     p.add_argument("name", metavar="NAME")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="arguments for the factory, e.g. freeze=features (for parameter counts)")
@@ -83,6 +83,7 @@ def build_parser() -> ArgumentParser:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    """Run the command ``args`` (parsed by ``build_parser``) names; return its exit status."""
     if args.command == "list":
         from zoo.commands.listing import list_command
 

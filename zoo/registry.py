@@ -33,8 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from zoo.errors import UserError
+from zoo.kinds import KINDS as KIND_TABLE
+from zoo.kinds import by_registry, lookup
 
-KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks")
+# The registry names, in the order zoo.kinds lists them (the order zoo.plugins fills them in).
+KINDS = tuple(k.registry for k in KIND_TABLE)
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-/]*\Z")
 
 Factory = Union[Callable[..., Any], str]
@@ -50,18 +53,12 @@ def name_matches(name: str, pattern: str) -> bool:
     return "/" not in pattern and "/" in name and fnmatch.fnmatchcase(name.rsplit("/", 1)[1], pattern)
 
 
-def singular(kind: str) -> str:
-    """``"models"`` -> ``"model"``, ``"losses"`` -> ``"loss"`` (for messages)."""
-    if kind.endswith("sses"):
-        return kind[:-2]
-    return kind[:-1] if kind.endswith("s") else kind
-
-
-def validate_name(name: Any, kind: str = "entry") -> str:
-    """Return ``name`` if it is a valid zoo name (lowercase ``[a-z0-9][a-z0-9_.-/]*``), else raise ValueError."""
+def validate_name(name: Any, kind: str) -> str:
+    """Return ``name`` if it is a valid zoo name (lowercase ``[a-z0-9][a-z0-9_.-/]*``), else raise
+    ValueError naming the ``kind`` of entry (a registry name: ``models``)."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ValueError(
-            f"invalid {singular(kind)} name {name!r}: names are lowercase letters, digits and "
+            f"invalid {by_registry(kind).singular} name {name!r}: names are lowercase letters, digits and "
             f"'_', '.', '-', '/', starting with a letter or digit"
         )
     return name
@@ -149,7 +146,7 @@ class Entry:
         """A JSON-ready description for listings (no import of the factory)."""
         return {
             "name": self.name,
-            "kind": singular(self.kind),
+            "kind": by_registry(self.kind).singular,
             "summary": self.summary,
             "plugin": self.plugin,
             "distribution": self.distribution,
@@ -210,7 +207,7 @@ class UnknownNameError(UserError, KeyError):
             note = (f"; plugin{'s' if len(failed) > 1 else ''} {which} failed to load, so "
                     f"{'their' if len(failed) > 1 else 'its'} entries are missing ('zoo plugins' says why)")
         super().__init__(
-            f"unknown {singular(kind)} {name!r}{hint}; 'zoo list {kind}' shows them all{note}"
+            f"unknown {by_registry(kind).singular} {name!r}{hint}; 'zoo list {kind}' shows them all{note}"
         )
         self.kind, self.name, self.suggestions = kind, name, suggestions
 
@@ -240,7 +237,9 @@ class Registry:
     """The name -> factory table of one kind (``models``, ``datasets``, ...)."""
 
     def __init__(self, kind: str):
-        self.kind = kind
+        """``kind``: the kind's registry name or any word ``zoo.kinds.lookup`` takes (``model``)."""
+        self.kind = lookup(kind).registry
+        self.singular = by_registry(self.kind).singular  # "model", for messages
         self._entries: dict = {}
         self._namespaces: dict = {}
         self._provenance: Provenance = DIRECT
@@ -283,7 +282,7 @@ class Registry:
             return decorator
         validate_name(name, self.kind)
         if not (callable(factory) or isinstance(factory, str)):
-            raise TypeError(f"factory for {singular(self.kind)} {name!r} must be callable or 'module:attr'")
+            raise TypeError(f"factory for {self.singular} {name!r} must be callable or 'module:attr'")
         if summary is None:
             doc = inspect.getdoc(factory) if callable(factory) else None
             summary = doc.strip().splitlines()[0] if doc else ""
@@ -340,13 +339,13 @@ class Registry:
             return
         if existing.provenance == entry.provenance:
             who = f"plugin {entry.plugin!r}" if entry.plugin else "the same caller"
-            raise ValueError(f"{singular(self.kind)} {entry.name!r} is registered twice by {who}")
+            raise ValueError(f"{self.singular} {entry.name!r} is registered twice by {who}")
         self._conflict(entry.name, existing.provenance)
         existing.conflicts = existing.conflicts + (entry.provenance,)
 
     def _conflict(self, name: str, first: Provenance) -> None:
         message = (
-            f"{singular(self.kind)} {name!r} is registered by both plugin {first.plugin!r} "
+            f"{self.singular} {name!r} is registered by both plugin {first.plugin!r} "
             f"and plugin {self._provenance.plugin!r}; using it is an error until one is uninstalled"
         )
         self.warnings.append(message)
@@ -395,7 +394,7 @@ class Registry:
         if entry.conflicts:
             plugins = " and ".join(repr(p.plugin) for p in (entry.provenance,) + entry.conflicts)
             raise ConflictError(
-                f"{singular(self.kind)} {name!r} is registered by plugins {plugins}; "
+                f"{self.singular} {name!r} is registered by plugins {plugins}; "
                 f"uninstall one of them ('zoo plugins' shows which distribution ships each)"
             )
         return entry
@@ -430,13 +429,15 @@ def _jsonable(value: Any) -> bool:
 
 
 class Registries:
-    """The five registries, by kind: ``registries.models``, ``registries["datasets"]``."""
+    """One registry per kind in ``zoo.kinds.KINDS`` (models, datasets, losses, optimizers,
+    schedulers, tasks): ``registries.models``, ``registries["datasets"]``, ``registries["loss"]``."""
 
     def __init__(self) -> None:
-        self._by_kind = {kind: Registry(kind) for kind in KINDS}
+        self._by_kind = {kind.registry: Registry(kind.registry) for kind in KIND_TABLE}
 
     def __getitem__(self, kind: str) -> Registry:
-        return self._by_kind[normalize_kind(kind)]
+        """The registry of ``kind``: any word ``zoo.kinds.lookup`` takes; else a ``zoo.UserError``."""
+        return self._by_kind[lookup(kind).registry]
 
     def __getattr__(self, kind: str) -> Registry:
         try:
@@ -447,12 +448,3 @@ class Registries:
     def __iter__(self) -> Iterator[Registry]:
         return iter(self._by_kind.values())
 
-
-def normalize_kind(kind: str) -> str:
-    """Accept ``model`` or ``models`` (any case); return the plural registry kind or raise UserError."""
-    k = kind.lower()
-    if k in KINDS:
-        return k
-    if k + "s" in KINDS:
-        return k + "s"
-    raise UserError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")

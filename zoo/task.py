@@ -8,18 +8,25 @@ a task (the one from before this protocol: it keeps working unchanged).
 
 What zoo asks, and where::
 
-    zoo run RECIPE            sections, fills       which recipe sections are checked, and how
+    zoo run RECIPE            sections, fills       which recipe sections are checked (each once,
+                                                    before anything is built), and what the task
+                                                    fills itself when it builds them
                               run(run)              the work; its dict is written as report.json
                               headline(report)      the one line printed after "run folder: ..."
     zoo run --dry-run         check(run)            build everything, train nothing
     zoo run --resume DIR      checkpoints.resume    the file that must exist; run(run) is called
                                                     with run.resumed True and continues from it
-    Ctrl-C, kill              checkpoints.progress  how far the resume file got ("epoch 3")
+    Ctrl-C                    checkpoints.progress  the resume file's count of completed units,
+                              .unit, .total         said as "interrupted during epoch 4"
     zoo eval RUN_DIR          checkpoints.best      the file that must exist; evaluate(run)
     zoo predict RUN_DIR IMG   checkpoints.best      predict(run, paths, top_k)
 
+A task with ``checkpoints = None`` is refused ``--resume``, ``zoo eval`` and ``zoo predict`` in
+one line naming it, and Ctrl-C says to run the recipe again.
+
 Subclass ``Task`` to get the defaults and the documentation, or declare the attributes on any
-object: zoo reads them with ``traits_of(task)``, never by ``isinstance``.
+object: zoo reads them with ``traits_of(task)``, never by ``isinstance``. docs/tasks.md walks
+through the protocol with an example task.
 """
 
 from __future__ import annotations
@@ -127,10 +134,10 @@ class TaskTraits:
         return tuple(by_section(section).filled) + tuple(self.fills.get(section, ()))
 
     def method(self, name: str, doing: str) -> Any:
-        """The task's method ``name`` (``evaluate``, ``predict``, ``check``), or a
-        ``zoo.UserError`` saying the task cannot do ``doing``."""
+        """The task's method ``name`` (``evaluate``, ``predict``), or a ``zoo.UserError`` saying
+        the task cannot do ``doing`` (it has no such method, or only ``Task``'s default)."""
         found = getattr(self.task, name, None)
-        if not callable(found):
+        if not callable(found) or getattr(type(self.task), name, None) is getattr(Task, name):
             raise UserError(f"task {self.name!r} cannot {doing} (it has no {name} method)")
         return found
 
@@ -142,13 +149,17 @@ class TaskTraits:
     def checkpoint(self, which: str, folder: Path, doing: str) -> Path:
         """The path of the checkpoint ``which`` (``resume`` or ``best``) in the run ``folder``.
 
-        Raises ``zoo.UserError`` when the task keeps no such checkpoint, naming ``doing``.
+        Raises ``zoo.UserError`` naming ``doing`` (``resume``, ``evaluate``) when the task keeps
+        no such checkpoint, or when the file is not there.
         """
         declared = self.checkpoints
         relative = getattr(declared, which) if declared is not None else None
         if relative is None:
             raise UserError(f"task {self.name!r} keeps no checkpoint to {doing} from")
-        return Path(folder) / relative
+        path = Path(folder) / relative
+        if not path.is_file():
+            raise UserError(f"{folder}: no {relative} to {doing} from (the task saves it while it runs)")
+        return path
 
 
 def traits_of(task: Any, name: str, metadata: Optional[Mapping] = None) -> TaskTraits:

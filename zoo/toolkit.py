@@ -52,7 +52,7 @@ from zoo.distributed import is_active as distributed_active
 from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
 from zoo.params import freeze, select_parameters
-from zoo.run import rng_state, set_rng_state
+from zoo.rng import rng_state, set_rng_state
 from zoo.weights import (apply_state_dict, checkpoints_dir, downloads_allowed, find_or_download, load_state_dict,
                          url_filename, verify_hash)
 

@@ -35,6 +35,5 @@ def zoo_register_tasks(registry):
         "zoo_style.task:style_transfer",
         summary="Neural style transfer (Gatys et al. 2016) with VGG-19: writes result.png, snapshots, loss curve",
         tags=("style-transfer", "image-generation"),
-        sections=("data", "model"),
     )
 

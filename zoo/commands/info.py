@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import textwrap
-from typing import Any, Sequence
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
-from zoo.commands.listing import plural_kind
+from zoo.commands.listing import listed_kind
 from zoo.errors import UserError
 
 
@@ -33,7 +36,7 @@ def describe_parameter(param: inspect.Parameter, annotation: Any = inspect.Param
     ``annotation``: the parameter's resolved annotation (``param.annotation`` when not given;
     a string annotation is shown as written).
     """
-    from zoo.validation import describe_type
+    from zoo.type_text import describe_type
 
     if annotation is inspect.Parameter.empty:
         annotation = param.annotation
@@ -72,12 +75,17 @@ def _plain(value: Any) -> bool:
 
 
 def model_statistics(entry: Any, kwargs: dict) -> dict:
-    """Build the model (without downloading weights) and count its parameters."""
+    """Build the model (without downloading weights) and count its parameters.
+
+    The model is built only to be counted: the warnings its factory gives for training with it
+    (``logging`` records, ``warnings``) are not shown.
+    """
     params = entry.signature().parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if ("pretrained" in params or accepts_any) and "pretrained" not in kwargs:
         kwargs = dict(kwargs, pretrained=False)
-    model = entry.create(**kwargs)
+    with training_warnings_hidden():
+        model = entry.create(**kwargs)
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     stats = {"parameter_count": total, "trainable_parameter_count": trainable}
@@ -90,22 +98,36 @@ def model_statistics(entry: Any, kwargs: dict) -> dict:
     return stats
 
 
+@contextmanager
+def training_warnings_hidden() -> Iterator[None]:
+    """Within the block, log records up to WARNING and Python warnings are dropped (errors still show)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: bool = False) -> int:
-    kind = plural_kind(kind)
+    """``zoo info KIND NAME [KEY=VALUE ...]``: one entry's provenance, recipe keys (the factory's
+    parameters, those zoo passes itself left out) and docs; a model's parameter counts, built
+    with the ``assignments``. Returns 0; an unknown kind or name is a ``zoo.UserError``."""
+    kind = listed_kind(kind)
     if kind == "recipes":
         return recipe_info(name, as_json=as_json)
+    from zoo.kinds import by_registry
     from zoo.plugins import get_manager
+    from zoo.signatures import resolved_annotations
 
     kwargs = parse_assignments(assignments)
     entry = get_manager().registries[kind].get(name)
-    signature = entry.signature()
-    if kind == "optimizers" or kind == "schedulers":
-        # their first argument (params / optimizer) is supplied by the runner, not the recipe
-        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+    leading = len(by_registry(kind).leading)  # passed by zoo (an optimizer's params), not the recipe
+    shown = [p for p in list(entry.signature().parameters.values())[leading:]
+             if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     info = entry.describe()
-    from zoo.validation import resolved_annotations
-
-    shown = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
     resolved = resolved_annotations(entry.load(), shown)
     info["parameters"] = [describe_parameter(p, resolved.get(p.name, inspect.Parameter.empty)) for p in shown]
     info["doc"] = entry.doc
@@ -122,6 +144,9 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
 
 
 def format_info(info: dict, kind: str) -> str:
+    """``info`` (what ``info_command`` gathers) as text; ``kind`` is its registry name."""
+    from zoo.kinds import by_registry
+
     lines = [f"{info['name']} ({info['kind']})"]
     if info["summary"]:
         lines.append(f"  {info['summary']}")
@@ -129,7 +154,7 @@ def format_info(info: dict, kind: str) -> str:
     lines.append(f"plugin: {info['plugin']} (distribution: {dist})")
     if info["tags"]:
         lines.append(f"tags: {', '.join(info['tags'])}")
-    section = {"models": "model", "datasets": "data"}.get(kind, info["kind"])
+    section = by_registry(kind).section
     lines.append(f"recipe keys ({section}: section, besides name):")
     params = info["parameters"]
     if not params:
@@ -162,6 +187,7 @@ def format_info(info: dict, kind: str) -> str:
 
 
 def recipe_info(name: str, *, as_json: bool = False) -> int:
+    """``zoo info recipe NAME``: the recipe file's path and text. Returns 0."""
     from zoo import catalog
     from zoo.recipe_index import find_recipes, resolve_recipe
 

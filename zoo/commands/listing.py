@@ -7,22 +7,16 @@ import sys
 
 from zoo import catalog
 from zoo.commands.table import render
-from zoo.errors import UserError
+from zoo.kinds import lookup
 from zoo.recipe_index import find_recipes
 from zoo.registry import name_matches
 
-KINDS = ("models", "datasets", "losses", "optimizers", "schedulers", "tasks", "recipes")
 
-
-def plural_kind(kind: str) -> str:
-    """``model``/``models`` -> ``models``; anything else is the user's mistake."""
-    k = kind.lower()
-    for candidate in (k, k + "s", k[:-1] + "ies" if k.endswith("y") else None):
-        if candidate in KINDS:
-            return candidate
-    if k == "loss":
-        return "losses"
-    raise UserError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
+def listed_kind(word: str) -> str:
+    """The registry name (``models``) or ``recipes`` a user's ``word`` means (``model``, ``loss``,
+    ``Recipes``...); anything else is a ``zoo.UserError`` naming the choices (``zoo.kinds.lookup``)."""
+    kind = lookup(word, recipes=True)
+    return "recipes" if kind is None else kind.registry
 
 
 def report_failures(data: dict) -> None:
@@ -35,7 +29,9 @@ def report_failures(data: dict) -> None:
 
 
 def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refresh: bool = False) -> int:
-    kind = plural_kind(kind)
+    """``zoo list KIND [PATTERN]``: the entries of one kind (or the recipes) whose names match the
+    glob ``pattern``, from the catalog cache, as a table or a JSON array. Returns 0."""
+    kind = listed_kind(kind)
     data = catalog.load(refresh=refresh)
     report_failures(data)
     if kind == "recipes":
@@ -56,6 +52,7 @@ def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refre
 
 
 def plugins_command(*, as_json: bool = False) -> int:
+    """``zoo plugins``: each plugin's distribution, status and contributions. Returns 0."""
     data = catalog.load()
     plugins = data["plugins"]
     if as_json:

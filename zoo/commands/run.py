@@ -1,4 +1,8 @@
-"""``zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]``."""
+"""``zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]``.
+
+Finds and loads the recipe (with its overrides), runs it (``zoo.run.execute``) and prints the run
+folder and the task's one-line headline of its report.
+"""
 
 from __future__ import annotations
 
@@ -23,24 +27,12 @@ def find_recipe_file(spec: str) -> Path:
     return found
 
 
-def headline(report: dict) -> str:
-    """The figures worth a line at the end of a run."""
-    parts = []
-    test = report.get("test") or {}
-    if "accuracy" in test:
-        parts.append(f"test accuracy {test['accuracy']:.2%}")
-    if "loss" in test:
-        parts.append(f"test loss {test['loss']:.4f}")
-    best = report.get("best") or {}
-    if best.get("epoch") is not None:
-        parts.append(f"best epoch {best['epoch']}")
-    for key, value in (report.get("headline") or {}).items():
-        parts.append(f"{key} {value}")
-    return ", ".join(parts)
-
-
 def run_command(recipe_spec: Optional[str], overrides: Sequence[str], *, output: Optional[str] = None,
                 resume: Optional[str] = None, dry_run: bool = False) -> int:
+    """``zoo run``: ``recipe_spec`` (a file or a recipe's name) with ``overrides`` (``KEY=VALUE``),
+    into the folder ``output``, or continuing the run folder ``resume``; ``dry_run`` checks it
+    and prints the resolved recipe. Returns the exit status (0); raises ``zoo.UserError`` for a
+    mistake, ``zoo.RunFailure`` for a run that failed."""
     from zoo.recipe import load_recipe
     from zoo.run import execute
 
@@ -57,8 +49,6 @@ def run_command(recipe_spec: Optional[str], overrides: Sequence[str], *, output:
         recipe_path = resume_dir / "recipe.yaml"
         if not recipe_path.is_file():
             raise UserError(f"--resume {resume_dir}: not a run folder (no recipe.yaml there)")
-        if not (resume_dir / "checkpoints" / "last.pt").is_file():
-            raise UserError(f"--resume {resume_dir}: no checkpoints/last.pt to continue from")
     else:
         if not recipe_spec:
             raise UserError("zoo run needs a RECIPE (a YAML file or a name from 'zoo list recipes')")
@@ -70,7 +60,7 @@ def run_command(recipe_spec: Optional[str], overrides: Sequence[str], *, output:
         print(f"zoo: {recipe_path}: the recipe is valid (dry run: nothing trained)", file=sys.stderr)
         return 0
     try:
-        report = execute(recipe, output=Path(output) if output else None, resume=resume_dir)
+        outcome = execute(recipe, output=Path(output) if output else None, resume=resume_dir)
     except (UserError, RunFailure, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -80,10 +70,7 @@ def run_command(recipe_spec: Optional[str], overrides: Sequence[str], *, output:
 
     if not is_main_process():  # under torchrun the other processes have the same figures: print once
         return 0
-    folder = report.get("run_dir")
-    if folder:
-        print(f"run folder: {folder}")
-    line = headline(report)
-    if line:
-        print(line)
+    print(f"run folder: {outcome.directory}")
+    if outcome.headline:
+        print(outcome.headline)
     return 0

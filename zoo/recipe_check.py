@@ -1,0 +1,68 @@
+"""Checking a whole recipe before anything is built: each section once, against its factory.
+
+``check_recipe(recipe, registries)`` checks the top level, the task's own section, creates the
+task (its factory gets the checked ``task:`` keys) and reads its declarations
+(``zoo.task.traits_of``): the sections it needs and uses, and the keys it fills from the data.
+Each of those sections is then checked against the factory it names (``zoo.validation``): its
+keys converted once, kept in the ``CheckedSection`` that ``Run.build`` completes with the
+filled values. A section the task does not use is refused, as is one it needs and lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from zoo.errors import UserError
+from zoo.kinds import SECTIONS, TOP_LEVEL_KEYS, by_section
+from zoo.signatures import leading_names
+from zoo.task import TaskTraits, traits_of
+from zoo.validation import check_section, lookup_entry, validate_recipe_shape, validate_section
+
+
+@dataclass(frozen=True)
+class CheckedRecipe:
+    """A recipe checked against the registries: the ``task`` object its factory made, its
+    ``traits``, its ``options`` (the checked ``task:`` keys) and its component ``sections``
+    (``zoo.validation.CheckedSection`` by section name, for the sections present)."""
+
+    task: Any
+    traits: TaskTraits
+    options: dict
+    sections: dict
+
+
+def check_recipe(recipe: Any, registries: Any) -> CheckedRecipe:
+    """Check ``recipe`` (a ``zoo.recipe.Recipe``) against ``registries`` (``zoo.registry.Registries``).
+
+    Builds nothing but the task object. Raises ``zoo.UserError`` naming the recipe line at fault.
+    """
+    validate_recipe_shape(recipe, TOP_LEVEL_KEYS)
+    if not recipe.section("task"):
+        raise UserError(f"{recipe.where(())}: the recipe has no task: section (e.g. task: {{name: classification}})")
+    task_entry = lookup_entry(recipe, "task", registries.tasks)
+    options = validate_section(recipe, "task", task_entry)
+    task = task_entry.create(**options)
+    traits = traits_of(task, task_entry.name, task_entry.metadata)
+    used = traits.sections + traits.optional_sections
+    unknown = [s for s in used if s not in SECTIONS or s == "task"]
+    if unknown:
+        raise UserError(f"task {traits.name!r} declares the section {unknown[0]!r}, which is not one "
+                        f"zoo builds ({', '.join(s for s in SECTIONS if s != 'task')})")
+    sections = {}
+    for section in used:
+        if not recipe.section(section):
+            if section in traits.sections:
+                raise UserError(f"{recipe.where(())}: task {traits.name!r} needs a {section}: section")
+            continue
+        kind = by_section(section)
+        entry = lookup_entry(recipe, section, registries[kind.registry])
+        checked = check_section(recipe, section, entry, supplied=leading_names(entry, len(kind.leading)),
+                                ignore=kind.runner_keys)
+        checked.arguments(fillable=traits.section_fills(section))  # a required key nobody fills: now
+        sections[section] = checked
+    unused = [s for s in SECTIONS if s != "task" and recipe.section(s) and s not in used]
+    if unused:
+        raise UserError(f"{recipe.where((unused[0],))}: task {traits.name!r} does not use a "
+                        f"{unused[0]}: section (it uses: {', '.join(traits.sections)})")
+    return CheckedRecipe(task=task, traits=traits, options=options, sections=sections)

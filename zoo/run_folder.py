@@ -1,0 +1,66 @@
+"""The run folder on disk: its name, its creation, and the JSON files zoo writes in it.
+
+A run lives in ``runs/<name>/<YYYYmmdd-HHMMSS>/`` (or ``--output DIR``): ``recipe.yaml`` (the
+resolved recipe), ``report.json`` (what the task returned), the task's checkpoints and
+pictures, and ``evaluations/<YYYYmmdd-HHMMSS>.json`` for each ``zoo eval``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import UserError
+
+
+def timestamped(parent: Path, suffix: str = "") -> Path:
+    """``parent/<YYYYmmdd-HHMMSS><suffix>``, with ``-2``, ``-3``... before ``suffix`` if that path exists."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = parent / f"{stamp}{suffix}"
+    n = 2
+    while path.exists():
+        path = parent / f"{stamp}-{n}{suffix}"
+        n += 1
+    return path
+
+
+def new_run_directory(base: Path, name: str) -> Path:
+    """``base/<name>/<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that folder exists."""
+    return timestamped(base / name)
+
+
+def evaluation_path(folder: Path) -> Path:
+    """``folder/evaluations/<YYYYmmdd-HHMMSS>.json``, with ``-2``, ``-3``... if that file exists."""
+    return timestamped(folder / "evaluations", ".json")
+
+
+def make_directory(folder: Path) -> Path:
+    """Create a run folder; an existing non-empty one is refused (it may hold someone's run)."""
+    if folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"--output {folder}: the folder exists and is not empty; "
+                        f"choose another, or continue it with --resume {folder}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".zoo-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write the run folder {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
+def json_text(value: Any) -> str:
+    """``value`` (a report) as indented JSON; paths become strings, tensors and arrays numbers or lists."""
+    return json.dumps(value, indent=2, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
