@@ -326,3 +326,27 @@ def test_a_wrapper_and_tryfirst_plugin_installed_for_real_in_a_zoo_run(tmp_path,
         ["run end", True],
         ["after yield"],
     ]
+
+
+def test_a_plugin_raising_in_zoo_run_end_after_a_failed_run_leaves_the_task_error_to_report(tmp_path, capsys):
+    """The task's own error (a NaN loss naming the last good checkpoint) is what the user reads;
+    the plugin that raised while the run ended is a warning line."""
+    from tests.conftest import register_in_process
+    from tests.test_training_health import SENSORS, sensors
+    from zoo.cli import main
+    from zoo.plugins import get_manager
+
+    register_in_process("datasets", "acme/sensors", sensors)
+
+    class Uploader:
+        @hookimpl
+        def zoo_run_end(self, run, report, error):
+            raise OSError("cannot upload")
+
+    get_manager().register(Uploader(), "uploader")
+    recipe = tmp_path / "sensors.yaml"
+    recipe.write_text(SENSORS)
+    assert main(["run", str(recipe), "--output", str(tmp_path / "run"), "data.poison=train"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("zoo: error: the training loss is nan at epoch 1")
+    assert "zoo: warning: plugin 'uploader' raised in zoo_run_end: OSError: cannot upload" in err

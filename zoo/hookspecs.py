@@ -166,6 +166,7 @@ def zoo_run_end(run: Run, report: dict, error: Optional[BaseException]) -> None:
     task raised; ``error`` is None for a finished run, else the exception that stopped the task
     (``KeyboardInterrupt`` included). Close files and flush writers here.
 
-    An exception makes zoo exit with status 1 and one error line naming the plugin (replacing
-    the task's own error when there was one); the run folder keeps what was written.
+    An exception after a finished run makes zoo exit with status 1 and one error line naming
+    the plugin; after a failed one it is a warning line naming the plugin, and the task's own
+    error is the one reported. The run folder keeps what was written.
     """

@@ -33,11 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from zoo.errors import UserError
-from zoo.kinds import KINDS as KIND_TABLE
-from zoo.kinds import by_registry, lookup
+from zoo.kinds import KINDS, by_registry, lookup
 
-# The registry names, in the order zoo.kinds lists them (the order zoo.plugins fills them in).
-KINDS = tuple(k.registry for k in KIND_TABLE)
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-/]*\Z")
 
 Factory = Union[Callable[..., Any], str]
@@ -433,7 +430,7 @@ class Registries:
     schedulers, tasks): ``registries.models``, ``registries["datasets"]``, ``registries["loss"]``."""
 
     def __init__(self) -> None:
-        self._by_kind = {kind.registry: Registry(kind.registry) for kind in KIND_TABLE}
+        self._by_kind = {kind.registry: Registry(kind.registry) for kind in KINDS}
 
     def __getitem__(self, kind: str) -> Registry:
         """The registry of ``kind``: any word ``zoo.kinds.lookup`` takes; else a ``zoo.UserError``."""

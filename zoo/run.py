@@ -23,6 +23,7 @@ from zoo import checkpoints, distributed
 from zoo.atomic import write_text
 from zoo.devices import resolve_device
 from zoo.errors import Interrupted
+from zoo.plugins import PluginError, warn
 from zoo.recipe_check import check_recipe
 from zoo.rng import rng_state, seed_everything, set_rng_state  # noqa: F401 (re-exported, see __all__)
 from zoo.run_context import Run
@@ -111,7 +112,10 @@ def run_in_folder(run: Run, task: Any, *, output: Optional[Path], resume: Option
         report = task.run(run)
     except BaseException as exc:
         if run.is_main:
-            manager.call_lifecycle("zoo_run_end", run=run, report={}, error=exc)
+            try:
+                manager.call_lifecycle("zoo_run_end", run=run, report={}, error=exc)
+            except PluginError as hook_error:  # the task's own error is the one the user must see
+                warn(str(hook_error))
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):
             raise interrupted(run) from None  # Ctrl-C: say where the run stopped and how to resume it
         raise
