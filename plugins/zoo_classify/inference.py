@@ -36,7 +36,7 @@ def evaluate_run(task: Any, run: Any) -> dict:
     model, state = load_best(task, run, data)
     criterion = run.build("loss")
     precision = Precision(o.amp, run.device)
-    batches = Batches(test, batch_size=o.eval_batch_size or 4 * o.batch_size, device=run.device, train=False,
+    batches = Batches(test, batch_size=o.evaluation_batch_size, device=run.device, train=False,
                       num_workers=o.num_workers, data_on_device=o.data_on_device)
     checkpoint = run.checkpoint_dir / "best.pt"
     run.log(f"{run.name}: testing {checkpoint} (epoch {state.get('epoch', '?')}) on {len(test)} test samples "
@@ -71,7 +71,7 @@ def predict_images(task: Any, run: Any, paths: Sequence[Path], top_k: int) -> li
                         f"only 1 (grayscale) or 3 (RGB) can be read from image files")
     images = torch.stack([read_image(Path(p), mode, (height, width)) for p in paths])
     model, _ = load_best(task, run, data)
-    size = task.options.eval_batch_size or 4 * task.options.batch_size
+    size = task.options.evaluation_batch_size
     probabilities = []
     with torch.no_grad():
         for start in range(0, len(images), size):

@@ -9,37 +9,17 @@ is reloaded and tested with a per-class table.
 
 from __future__ import annotations
 
+import inspect
 import math
+import textwrap
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Literal, Optional
-
-from annotated_types import Ge, Gt, Lt
+from typing import Any, Callable, Optional
 
 from zoo.errors import RunFailure, UserError
+from zoo_classify.options import ClassificationOptions, options_help
 from zoo_classify.rounds import ValidationRounds
 from zoo_classify.training_loss import TrainingLoss
-
-
-@dataclass
-class Options:
-    epochs: int = 10
-    batch_size: int = 64
-    eval_batch_size: Optional[int] = None
-    valid_fraction: float = 0.2
-    device: str = "auto"
-    patience: Optional[int] = None
-    valid_every: Optional[int] = None
-    num_workers: int = 0
-    amp: str = "off"
-    channels_last: bool = False
-    compile: bool = False
-    compile_backend: str = "inductor"
-    data_on_device: str = "auto"
-    clip_grad_norm: Optional[float] = None
-    nan_policy: str = "stop"
-    grid_size: int = 20
-    plots: bool = True
 
 
 @dataclass
@@ -80,52 +60,26 @@ class Training:
         return evaluate(self.step_model, self.criterion, self.valid, self.data["num_classes"], self.precision)
 
 
-def classification(
-    epochs: Annotated[int, Gt(0)] = 10,
-    batch_size: Annotated[int, Gt(0)] = 64,
-    eval_batch_size: Optional[Annotated[int, Gt(0)]] = None,
-    valid_fraction: Annotated[float, Gt(0), Lt(1)] = 0.2,
-    device: str = "auto",
-    patience: Optional[Annotated[int, Gt(0)]] = None,
-    valid_every: Optional[Annotated[int, Gt(0)]] = None,
-    num_workers: Annotated[int, Ge(0)] = 0,
-    amp: Literal["off", "bf16", "fp16"] = "off",
-    channels_last: bool = False,
-    compile: bool = False,
-    compile_backend: str = "inductor",
-    data_on_device: Literal["auto", "always", "never"] = "auto",
-    clip_grad_norm: Optional[Annotated[float, Gt(0)]] = None,
-    nan_policy: Literal["stop", "skip"] = "stop",
-    grid_size: Annotated[int, Ge(0)] = 20,
-    plots: bool = True,
-) -> "ClassificationTask":
-    """Train a classifier, keep the best checkpoint by validation loss, test it per class.
+TASK_DOC = """Train a classifier, keep the best checkpoint by validation loss, test it per class.
 
-    epochs: passes over the training data. batch_size: samples per training step.
-    eval_batch_size: samples per evaluation batch (default 4x batch_size).
-    valid_fraction: share of the training data held out for validation when the dataset has
-    no validation split of its own (seeded, stratified). device: auto (CUDA, MPS, CPU) or a
-    device name. patience: stop after this many epochs without a better validation loss.
-    valid_every: also validate every this many training steps inside each epoch (as the
-    seeds' transfer loop does with print_every); each round is logged, written to the
-    metrics and may replace the best checkpoint.
-    num_workers: DataLoader workers for datasets read item by item. amp: mixed precision
-    (bf16 or fp16; fp16 uses a gradient scaler on CUDA). channels_last: NHWC memory format for
-    convolutions. compile: torch.compile the model (compile_backend: its backend).
-    data_on_device: keep in-memory datasets on the GPU (auto: when they take under a quarter
-    of its free memory). clip_grad_norm: clip the gradients' norm to this value.
-    nan_policy: what a NaN or infinite loss does: "stop" ends the run with an error naming the
-    epoch, the step and the last good checkpoint; "skip" leaves such a training batch out (no
-    update) and a non-finite validation loss is never taken as the best.
-    grid_size: test images in the prediction grid. plots: draw the pictures.
-    """
-    return ClassificationTask(Options(**{k: v for k, v in locals().items()}))
+Options:
+"""
+
+
+def classification(**options: Any) -> "ClassificationTask":
+    return ClassificationTask(ClassificationOptions(**options))
+
+
+# the options model is the schema: recipe validation and `zoo info` read this signature
+classification.__signature__ = inspect.signature(ClassificationOptions).replace(
+    return_annotation="ClassificationTask")
+classification.__doc__ = TASK_DOC + textwrap.indent(options_help(), "  ")
 
 
 class ClassificationTask:
     """See the module docstring; ``run(run)`` returns the report written as report.json."""
 
-    def __init__(self, options: Options):
+    def __init__(self, options: ClassificationOptions):
         self.options = options
 
     # -- setup ---------------------------------------------------------------------------
@@ -224,7 +178,7 @@ class ClassificationTask:
         shard = {"rank": run.rank, "world_size": run.world_size}  # this process's part under torchrun
         train = Batches(data["train"], batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,
                         num_workers=o.num_workers, drop_singleton=True, data_on_device=o.data_on_device, **shard)
-        eval_size = o.eval_batch_size or 4 * o.batch_size
+        eval_size = o.evaluation_batch_size
         valid = Batches(data["valid"], batch_size=eval_size, device=run.device, train=False,
                         num_workers=o.num_workers, data_on_device=o.data_on_device, **shard)
         scheduler, scheduler_step = None, "epoch"
@@ -316,7 +270,7 @@ class ClassificationTask:
         o = self.options
         started = time.perf_counter()
         # every process computes all the features (the same numbers), then trains on its shard of them
-        once = dict(batch_size=o.eval_batch_size or 4 * o.batch_size, device=run.device, train=False,
+        once = dict(batch_size=o.evaluation_batch_size, device=run.device, train=False,
                     num_workers=o.num_workers, data_on_device=o.data_on_device)
         train_features = extract(model, head, Batches(train.dataset, **once), precision)
         valid_features = extract(model, head, Batches(valid.dataset, **once), precision)
@@ -452,7 +406,7 @@ class ClassificationTask:
         if data["test"] is None or len(data["test"]) == 0:
             run.log("no test split: skipping the test")
             return report
-        test = Batches(data["test"], batch_size=self.options.eval_batch_size or 4 * self.options.batch_size,
+        test = Batches(data["test"], batch_size=self.options.evaluation_batch_size,
                        device=run.device, train=False, num_workers=self.options.num_workers,
                        data_on_device=self.options.data_on_device, rank=run.rank, world_size=run.world_size)
         loss, accuracy, confusion = evaluate(model, criterion, test, data["num_classes"], precision)
