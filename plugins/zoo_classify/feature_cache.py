@@ -17,11 +17,11 @@ def cached_head(trainer: "Trainer") -> Optional[tuple]:
     """With a frozen backbone and fixed training images, the backbone's features computed once:
     ``(the head module, training batches, validation batches)`` of the features, to give to
     ``Trainer.train_on``. None when the cache can't be used (the log says why, where a user
-    would wonder).
+    would wonder) or ``task.feature_cache`` is off.
     """
     run, o, model, data = trainer.run, trainer.options, trainer.model, trainer.data
     head = frozen_head(model)
-    if head is None:
+    if head is None or o.feature_cache == "off":
         return None
     if is_random(data.train):
         run.log("frozen backbone, but the training images are randomly augmented, so the backbone "

@@ -50,6 +50,10 @@ class ClassificationOptions(BaseModel):
         "stop", description='what a NaN or infinite loss does: "stop" ends the run with an error naming the '
                             'epoch, the step and the last good checkpoint; "skip" leaves such a training '
                             "batch out (no update) and a non-finite validation loss is never taken as the best.")
+    feature_cache: Literal["auto", "off"] = Field(
+        "auto", description="with a frozen backbone and training images that are not randomly augmented, "
+                            "compute the backbone's features once and train the head on them (auto); off: "
+                            "run the backbone every step (the same training, slower).")
     grid_size: Annotated[int, Ge(0)] = Field(20, description="test images in the prediction grid.")
     plots: bool = Field(True, description="draw the pictures (curves, confusion matrix, prediction grid).")
 

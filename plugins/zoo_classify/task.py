@@ -1,10 +1,11 @@
 """The classification task: the seeds' train / validate / keep-the-best / test-per-class loop.
 
 Behaviour matches the hand-written loop of the seeds where the recipe matches it:
-``model.train()`` while training and ``model.eval()`` with no gradients while evaluating,
-losses averaged per sample, the best checkpoint replaced when the validation loss is lower or
-equal ("validation loss decreased (a --> b), saving"), and after training the best checkpoint
-is reloaded and tested with a per-class table.
+``model.train()`` while training (frozen modules excepted: they stay in eval mode) and
+``model.eval()`` with no gradients while evaluating, losses averaged per sample, the best
+checkpoint replaced when the validation loss is lower or equal
+("validation loss decreased (a --> b), saving"), and after training the best checkpoint is
+reloaded and tested with a per-class table.
 
 This module ties the parts together; each has its own module:
 
@@ -141,6 +142,11 @@ class ClassificationTask(Task):
 
 
 TASK_DOC = """Train a classifier, keep the best checkpoint by validation loss, test it per class.
+
+Modules of the model whose parameters are all frozen (the model's ``freeze``) stay in eval mode
+while the rest trains: their BatchNorm statistics don't move and their dropout is off. So the
+head trains the same whether the frozen backbone runs every step or its features are computed
+once (``feature_cache``), and the backbone saved in the checkpoints is the one loaded.
 
 Options:
 """

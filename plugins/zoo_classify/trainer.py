@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 
 from zoo import UserError
-from zoo.toolkit import RunFailure, all_reduce_sum, distributed_active, wrap_distributed
+from zoo.toolkit import RunFailure, all_reduce_sum, distributed_active, train_unfrozen, wrap_distributed
 from zoo_classify.checkpoint import last_checkpoint
 from zoo_classify.data import ClassificationData
 from zoo_classify.evaluation import evaluate
@@ -66,8 +66,9 @@ class Trainer:
         self.train_model = wrap_distributed(step_model, self.run.device)
 
     def train_mode(self) -> None:
-        """Switch the trained model to training mode."""
-        self.train_model.train()
+        """Switch the trained model to training mode, its frozen modules kept in eval mode
+        (``zoo.toolkit.train_unfrozen``): at each epoch's start and after a validation round."""
+        train_unfrozen(self.train_model)
 
     def fit(self, started: Optional[float] = None) -> None:
         """Train the epochs after ``state.epoch`` up to ``options.epochs`` (fewer when
