@@ -77,9 +77,9 @@ class Trainer:
         was the best so far, then ``last.pt``, then reports the rounds' metrics.
         ``started``: when the first epoch's clock started (default now).
         """
-        o, run, state = self.options, self.run, self.state
+        o, run = self.options, self.run
         rounds = ValidationRounds(self, epochs=o.epochs, valid_every=o.valid_every)
-        for epoch in range(state.epoch + 1, o.epochs + 1):
+        for epoch in range(self.state.epoch + 1, o.epochs + 1):
             rounds.start_epoch(epoch, started)
             train_loss = self.train_epoch(epoch, after_step=rounds.after_step if o.valid_every else None)
             valid_loss = rounds.validate(len(self.train), train_loss)
