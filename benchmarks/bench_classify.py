@@ -6,7 +6,7 @@
    side: ONE training epoch followed by ONE validation pass; never the file reading, the
    model building or anything after validation (see ``benchmarks/classify_baselines.py``):
 
-   - zoo: ``Training.train_epoch`` + ``validate`` on what ``ClassificationTask.setup`` builds
+   - zoo: ``Trainer.train_epoch`` + ``validate`` on what ``ClassificationTask.setup`` builds
      for ``zoo run`` (TensorImageDataset batches of 20,
      evaluation batches of 80 under no_grad) -- the span ``run`` reports as an epoch's
      ``seconds`` in metrics.jsonl;

@@ -136,7 +136,9 @@ def test_info_writes_types_with_their_bounds_and_defaults_as_a_recipe_would(zoo_
     out = zoo_cli("info", "task", "classification").stdout
     assert "  eval_batch_size: int > 0 or null = null\n" in out
     assert "  amp: one of 'off', 'bf16', 'fp16' = 'off'\n" in out
-    assert "sections: data, model, loss, optimizer\n" in out
+    assert "sections: data, model, loss, optimizer\noptional sections: scheduler\n" in out
+    assert "checkpoints: resume checkpoints/last.pt, best checkpoints/best.pt\n" in out
+    assert "sections: data, model\n" in zoo_cli("info", "task", "style_transfer").stdout
 
 
 def test_info_of_a_model_shows_no_training_warning_which_a_real_build_still_gives(zoo_cli, caplog):

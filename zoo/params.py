@@ -11,7 +11,8 @@
 - a module-name glob or a list of them (``["classifier", "features.denseblock4*"]``): the
   parameters whose name, or the name of a module holding them, matches one (fnmatch).
 
-The runner calls it for the optimizer section; model factories use ``freeze``.
+The runner calls it for the optimizer section; model factories use ``freeze``; a training loop
+switches to training mode with ``train_unfrozen``, which keeps the frozen modules in eval mode.
 """
 
 from fnmatch import fnmatchcase
@@ -100,6 +101,10 @@ def select_parameters(model: Any, spec: Spec = "trainable", *, key: str = "optim
 def freeze(model: Any, spec: Union[bool, str, list], *, keep: Iterable[str] = (), key: str = "model.freeze") -> list:
     """Set ``requires_grad=False`` on the parameters ``spec`` names; return their names.
 
+    Turning off gradients leaves a module's other training behaviour on (BatchNorm updating its
+    running statistics, dropout); a training loop that switches with ``train_unfrozen`` instead
+    of ``model.train()`` keeps the modules frozen here in eval mode, so they stay as loaded.
+
     ``spec``: ``True`` freezes everything except the modules in ``keep`` (the new head),
     ``False``/``None`` nothing, a module-name glob or a list of them the parameters they match
     (see ``match_parameters``). Unmatched globs are a UserError naming ``key``.
@@ -115,3 +120,38 @@ def freeze(model: Any, spec: Union[bool, str, list], *, keep: Iterable[str] = ()
     for _, param in chosen:
         param.requires_grad_(False)
     return [n for n, _ in chosen]
+
+
+def frozen_modules(model: Any) -> list:
+    """The outermost modules of ``model`` that have parameters and none of them trainable
+    (``requires_grad`` False for every parameter at or below the module), in model order;
+    ``[model]`` when the whole model is frozen, ``[]`` when it has nothing frozen."""
+    found: list = []
+
+    def visit(module: Any) -> tuple:  # (has parameters, has a trainable one), at or below module
+        own = list(module.parameters(recurse=False))
+        has, trainable = bool(own), any(p.requires_grad for p in own)
+        frozen_children = []
+        for child in module.children():
+            child_has, child_trainable = visit(child)
+            has, trainable = has or child_has, trainable or child_trainable
+            if child_has and not child_trainable:
+                frozen_children.append(child)
+        if trainable:  # a frozen module's own children are covered by it
+            found.extend(frozen_children)
+        return has, trainable
+
+    has, trainable = visit(model)
+    return [model] if has and not trainable else found
+
+
+def train_unfrozen(model: Any) -> Any:
+    """Put ``model`` in training mode except its frozen modules (``frozen_modules``), which stay
+    in eval mode: a frozen BatchNorm keeps its running statistics and normalises with them, a
+    dropout inside a frozen module is off, as when its outputs are computed once in eval mode.
+    Use it wherever a training loop would call ``model.train()``. Returns ``model``."""
+    frozen = frozen_modules(model)
+    model.train()
+    for module in frozen:
+        module.eval()
+    return model

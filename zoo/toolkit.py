@@ -25,7 +25,8 @@ Weights (pretrained files: caches, hashes, safe loading)
     ``checkpoints_dir``, ``downloads_allowed``, ``url_filename``.
 
 Models and parameters
-    ``freeze``          turn off gradients (and keep in eval mode) the parameters a spec names.
+    ``freeze``          turn off gradients of the parameters a spec names.
+    ``train_unfrozen``  training mode for a model, its frozen modules kept in eval mode.
     ``select_parameters``  the parameters an ``optimizer.params`` spec names.
 
 Checkpoints and resuming
@@ -51,7 +52,7 @@ from zoo.distributed import backend_for as distributed_backend
 from zoo.distributed import is_active as distributed_active
 from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
-from zoo.params import freeze, select_parameters
+from zoo.params import freeze, select_parameters, train_unfrozen
 from zoo.rng import rng_state, set_rng_state
 from zoo.weights import (apply_state_dict, checkpoints_dir, downloads_allowed, find_or_download, load_state_dict,
                          url_filename, verify_hash)
@@ -62,7 +63,7 @@ __all__ = [
     "split_indices",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "url_filename",
-    "freeze", "select_parameters",
+    "freeze", "select_parameters", "train_unfrozen",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",
     "distributed_active", "distributed_backend", "all_reduce_sum", "any_process", "broadcast_module",
     "broadcast_buffers", "wrap_distributed",

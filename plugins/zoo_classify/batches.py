@@ -23,7 +23,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
 
-from zoo.data import ImageBatchDataset, TensorImageDataset
+from zoo.toolkit import ImageBatchDataset, TensorImageDataset
 from zoo_classify.features import FeatureDataset
 
 IN_MEMORY = (TensorImageDataset, FeatureDataset)

@@ -10,5 +10,4 @@ def zoo_register_tasks(registry):
         "zoo_classify.task:classification",
         summary="Train a classifier, keep the best checkpoint by validation loss, test per class",
         tags=("supervised",),
-        sections=("data", "model", "loss", "optimizer"),
     )

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import torch
 
-from zoo.errors import UserError
+from zoo import UserError
 
 
 class Precision:

@@ -1,37 +1,36 @@
 """Validation rounds of a classification run: at the end of every epoch, and every
 ``task.valid_every`` steps inside it.
 
-A round validates, logs its line, adds a row to the run's history and keeps the best model.
-What it leaves on disk waits for the end of the epoch, so that a run stopped mid-epoch and
-resumed from ``last.pt`` (the epoch before) neither repeats a metrics row nor finds a
-``best.pt`` that its state doesn't know about: the epoch's best weights are held in memory (a
-CPU copy, on the main process) and written just before ``last.pt``; the rounds' metrics
-reach the loggers just after it.
+A round validates, logs its line, adds a row to the training state's history and keeps the
+best model. What it leaves on disk waits for the end of the epoch, so that a run stopped
+mid-epoch and resumed from ``last.pt`` (the epoch before) neither repeats a metrics row nor
+finds a ``best.pt`` that its state doesn't know about: the epoch's best weights are held in
+memory (a CPU copy, on the main process) and written just before ``last.pt``; the rounds'
+metrics reach the loggers just after it.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
-import torch
-
-from zoo.errors import RunFailure
+from zoo.toolkit import RunFailure, broadcast_buffers
+from zoo_classify.health import bad_step_anywhere, non_finite_training, non_finite_validation
 from zoo_classify.training_loss import TrainingLoss
+
+if TYPE_CHECKING:
+    from zoo_classify.trainer import Trainer
 
 
 class ValidationRounds:
-    """The rounds of one run. ``state`` is the task's resumable state (``best_valid_loss``,
-    ``best_epoch``, ``best_step``, ``history``), updated in place; ``training`` the task's
-    ``Training``; ``non_finite_training``/``non_finite_validation`` the task's error makers."""
+    """The rounds of one run of ``trainer``: each round updates ``trainer.state`` (the best
+    validation loss, epoch and step, the history)."""
 
-    def __init__(self, run: Any, training: Any, state: dict, *, epochs: int, valid_every: Optional[int],
-                 non_finite_training: Callable, non_finite_validation: Callable):
-        self.run, self.training, self.state = run, training, state
+    def __init__(self, trainer: "Trainer", *, epochs: int, valid_every: Optional[int]):
+        self.trainer = trainer
         self.epochs, self.valid_every = epochs, valid_every
-        self.steps_per_epoch = len(training.train)
-        self.non_finite_training, self.non_finite_validation = non_finite_training, non_finite_validation
+        self.steps_per_epoch = len(trainer.train)
         self.epoch = 0
         self.started = time.perf_counter()
         self._best: Optional[dict] = None  # this epoch's best checkpoint, not yet written
@@ -43,30 +42,23 @@ class ValidationRounds:
         self._best, self._metrics = None, []
 
     def after_step(self, step: int, losses: TrainingLoss) -> None:
-        """``Training.train_epoch``'s ``after_step``: a round every ``valid_every`` steps (not at
-        the epoch's last step: the epoch's own round comes then)."""
+        """``Trainer.train_epoch``'s ``after_step``: a round every ``valid_every`` steps (not at
+        the epoch's last step: the epoch's own round comes then), then back to training."""
         if self.valid_every is None or step % self.valid_every or step >= self.steps_per_epoch:
             return
-        if losses.policy == "stop" and self._bad_step_anywhere(losses):  # don't validate NaN weights
-            raise RunFailure(self.non_finite_training(self.run, self.epoch, losses, self.steps_per_epoch,
-                                                      value=math.nan))
+        run = self.trainer.run
+        if losses.policy == "stop" and bad_step_anywhere(losses, run.device):  # don't validate NaN weights
+            raise RunFailure(non_finite_training(run, self.epoch, losses, self.steps_per_epoch, value=math.nan))
         self.validate(step, losses.mean)
-        self.training.train_model.train()  # back to training for the rest of the epoch
-
-    def _bad_step_anywhere(self, losses: TrainingLoss) -> bool:
-        from zoo.distributed import any_process
-
-        return any_process(torch.tensor(float(losses.first_bad is not None), device=self.run.device))
+        self.trainer.train_mode()
 
     def validate(self, step: int, train_loss: float) -> float:
         """One round after ``step`` steps of the epoch; returns the validation loss."""
-        from zoo import distributed
-
-        t, run, state = self.training, self.run, self.state
-        distributed.broadcast_buffers(t.model)  # every process evaluates (and rank 0 keeps) the same model
+        t, run, state = self.trainer, self.trainer.run, self.trainer.state
+        broadcast_buffers(t.model)  # every process evaluates (and rank 0 keeps) the same model
         valid_loss, valid_accuracy, _ = t.validate()
         if not math.isfinite(valid_loss):  # never the best (every comparison with NaN is false)
-            self.non_finite_validation(run, self.epoch, valid_loss)
+            non_finite_validation(run, self.epoch, valid_loss, t.options.nan_policy)
         metrics = {"train_loss": train_loss, "valid_loss": valid_loss, "valid_accuracy": valid_accuracy,
                    "lr": t.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - self.started}
         where = f"epoch {self.epoch}/{self.epochs}"
@@ -76,27 +68,27 @@ class ValidationRounds:
             metrics["step"] = row["step"] = global_step
             row["progress"] = global_step / self.steps_per_epoch
             where += f" step {step}/{self.steps_per_epoch}"
-        state["history"].append(row)
+        state.history.append(row)
         self._metrics.append(metrics)
         run.log(f"{where}  train loss {train_loss:.6f}  valid loss {valid_loss:.6f}  "
                 f"valid accuracy {valid_accuracy:.2%}  ({metrics['seconds']:.1f} s)")
-        if valid_loss <= state["best_valid_loss"]:  # False for NaN: a NaN is never the best
-            run.log(f"validation loss decreased ({state['best_valid_loss']:.6f} --> {valid_loss:.6f}), saving")
-            state.update(best_valid_loss=valid_loss, best_epoch=self.epoch, best_step=metrics.get("step"))
+        if state.improves(valid_loss):
+            run.log(f"validation loss decreased ({state.best_valid_loss:.6f} --> {valid_loss:.6f}), saving")
+            state.keep_best(valid_loss, self.epoch, metrics.get("step"))
             if run.is_main:
                 weights = {k: v.detach().to("cpu", copy=True) for k, v in t.model.state_dict().items()}
                 self._best = {"model": weights, "epoch": self.epoch, "step": metrics.get("step"),
-                              "valid_loss": valid_loss, "classes": t.data["classes"]}
+                              "valid_loss": valid_loss, "classes": t.data.classes}
         return valid_loss
 
     def save_best(self) -> None:
         """Write the epoch's best checkpoint, if it has one (before ``last.pt``)."""
         if self._best is not None:
-            self.run.save_checkpoint("best.pt", self._best)
+            self.trainer.run.save_checkpoint("best.pt", self._best)
             self._best = None
 
     def report(self) -> None:
         """Give the epoch's rounds to the loggers, in order (after ``last.pt``)."""
         for metrics in self._metrics:
-            self.run.epoch_end(self.epoch, metrics)
+            self.trainer.run.epoch_end(self.epoch, metrics)
         self._metrics = []

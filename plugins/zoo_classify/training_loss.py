@@ -22,7 +22,7 @@ class TrainingLoss:
     "stop": the first step whose loss is not finite is recorded; ``failed()`` says so (every
     step on the CPU, every ``every`` steps elsewhere, in one process only: under torchrun the
     processes decide together at the end of the epoch). "skip": a bad step was already left out
-    of the update by the task (``ClassificationTask._step``); ``add`` counts it and leaves it
+    of the update by the trainer (``Trainer.step``); ``add`` counts it and leaves it
     out of the mean.
     """
 

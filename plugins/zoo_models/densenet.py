@@ -47,7 +47,8 @@ def build_densenet121(
         checkpoint of this model with its head).
     freeze: true = everything but the new head; "features" (the default) = the convolutional
         part; a module-name glob or a list of them (e.g. ["features.conv0", "features.denseblock[12]"]);
-        false = train everything.
+        false = train everything. The classification task keeps frozen modules in eval mode while
+        the rest trains (their BatchNorm statistics stay as loaded).
     head: hidden sizes of the new classifier ([256]: Linear(1024,256), ReLU, Dropout, Linear(256,C)).
     dropout: dropout probability in the head.
     log_softmax: end with LogSoftmax (pair with loss nll, as the seeds); else raw logits

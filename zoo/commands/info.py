@@ -98,6 +98,22 @@ def model_statistics(entry: Any, kwargs: dict) -> dict:
     return stats
 
 
+def task_declarations(entry: Any, kwargs: dict) -> dict:
+    """What a task declares (``zoo.task``): the recipe sections it uses and the checkpoints it
+    keeps, read from the task its factory builds with ``kwargs`` (its defaults otherwise).
+    Returns {} when the factory needs keys not given."""
+    from zoo.task import traits_of
+
+    try:
+        traits = traits_of(entry.create(**kwargs), entry.name, entry.metadata)
+    except Exception:  # a factory with required keys: the rest of the info still helps
+        return {}
+    declared = {"sections": list(traits.sections), "optional_sections": list(traits.optional_sections)}
+    if traits.checkpoints is not None:
+        declared["checkpoints"] = {"resume": traits.checkpoints.resume, "best": traits.checkpoints.best}
+    return declared
+
+
 @contextmanager
 def training_warnings_hidden() -> Iterator[None]:
     """Within the block, log records up to WARNING and Python warnings are dropped (errors still show)."""
@@ -136,6 +152,8 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
             info.update(model_statistics(entry, kwargs))
         except Exception as exc:  # the statistics are extra; the rest of the info still helps
             info["statistics_error"] = f"{type(exc).__name__}: {exc}"
+    if kind == "tasks":
+        info.update(task_declarations(entry, kwargs))
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -177,6 +195,12 @@ def format_info(info: dict, kind: str) -> str:
         lines.append(f"default input size: {' x '.join(str(n) for n in info['input_size'])}")
     if "statistics_error" in info:
         lines.append(f"parameters: not counted ({info['statistics_error']})")
+    if "sections" in info:
+        lines.append(f"sections: {', '.join(info['sections'])}")
+        if info["optional_sections"]:
+            lines.append(f"optional sections: {', '.join(info['optional_sections'])}")
+        saved = info.get("checkpoints") or {}
+        lines.append(f"checkpoints: {', '.join(f'{k} {v}' for k, v in saved.items() if v) or 'none'}")
     for key, value in info.get("metadata", {}).items():
         if value is not None and not (key == "input_size" and "input_size" in info):
             lines.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")

@@ -1,0 +1,74 @@
+"""What a classification run's ``checkpoints/last.pt`` holds, and how ``--resume`` reads it back.
+
+``last.pt`` is everything an epoch leaves that the next one needs: the model's and the
+optimizer's states, the scheduler's and the gradient scaler's (or None), every random
+generator's state, and the ``TrainingState`` keys (``epoch``, ``best_valid_loss``...) at its
+top level. Restored, the run continues bit for bit as if it had gone straight through.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zoo import UserError
+from zoo.toolkit import checkpoint_mismatch, rng_state, set_rng_state
+from zoo_classify.state import TrainingState
+
+if TYPE_CHECKING:
+    from zoo_classify.trainer import Trainer
+
+
+def last_checkpoint(trainer: "Trainer") -> dict:
+    """The contents of ``last.pt`` for the trainer as it is now (after an epoch)."""
+    scheduler = trainer.scheduler
+    return {"model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": trainer.precision.state_dict(), "rng": rng_state(), **trainer.state.as_dict()}
+
+
+def resume(trainer: "Trainer", saved: dict) -> None:
+    """Put ``trainer`` back where ``saved`` (a ``last.pt``) left it: weights, optimizer,
+    scheduler, scaler, training state and random generators. Raises ``zoo.UserError`` when the
+    checkpoint does not fit the recipe as it is now."""
+    restore_training(trainer.run, trainer.model, trainer.optimizer, saved)
+    if trainer.scheduler is not None and saved.get("scheduler") is not None:
+        trainer.scheduler.load_state_dict(saved["scheduler"])
+    if saved.get("scaler") is not None:
+        trainer.precision.load_state_dict(saved["scaler"])
+    trainer.state = TrainingState.from_checkpoint(saved)
+    set_rng_state(saved["rng"])
+
+
+def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
+    """Load a resumed run's ``last.pt`` model and optimizer states; a checkpoint that does not fit the
+    recipe as it is now (another model, another optimizer) is a ``zoo.UserError`` naming both.
+
+    An optimizer setting given on this resume's command line (``optimizer.lr=0.001``) replaces
+    the checkpoint's, and the change is logged.
+    """
+    path = f"--resume {run.directory if run.directory is not None else run.shared_directory}: checkpoints/last.pt"
+    if not isinstance(saved.get("model"), dict) or not isinstance(saved.get("optimizer"), dict):
+        raise UserError(f"{path} is not a classification checkpoint (no model and optimizer states in it)")
+    try:
+        model.load_state_dict(saved["model"])
+    except (RuntimeError, KeyError, ValueError):
+        raise UserError(f"{path} does not fit model {run.section('model').get('name')!r} as "
+                        f"{run.recipe.where(('model',))} builds it now "
+                        f"({checkpoint_mismatch(model.state_dict(), saved['model'])}); "
+                        f"resume with the recipe it was saved with") from None
+    from_recipe = [dict(group) for group in optimizer.param_groups]  # as this resume's recipe sets them
+    try:
+        optimizer.load_state_dict(saved["optimizer"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise UserError(f"{path} does not fit optimizer {run.section('optimizer').get('name')!r} as "
+                        f"{run.recipe.where(('optimizer',))} builds it now: {' '.join(str(exc).split())[:300]}") from None
+    # the checkpoint brings the rates the run had reached; a value set on this resume's command
+    # line (optimizer.lr=0.001 after a divergence) is what the user asked for from now on
+    for key in from_recipe[0]:
+        if key == "params" or not run.recipe.set_on_command_line(("optimizer", key)):
+            continue
+        saved_value = optimizer.param_groups[0].get(key)
+        for group, fresh in zip(optimizer.param_groups, from_recipe):
+            group[key] = fresh[key]
+        if saved_value != from_recipe[0][key]:
+            run.log(f"resumed with optimizer.{key} = {from_recipe[0][key]} (the checkpoint had {saved_value})")

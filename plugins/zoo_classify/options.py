@@ -1,0 +1,69 @@
+"""The classification task's options: one pydantic model, the recipe's ``task:`` keys.
+
+``ClassificationOptions`` is both the schema and the object the task reads: the registered
+factory (``zoo_classify.task.classification``) takes its signature, so recipe validation and
+``zoo info task classification`` show its fields (types, bounds, defaults), and
+``options_help()`` turns the fields' descriptions into the options part of the task's doc.
+The model is frozen: a run reads its options, never changes them.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Annotated, Literal, Optional
+
+from annotated_types import Ge, Gt, Lt
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClassificationOptions(BaseModel):
+    """The ``task:`` keys of a classification recipe (each field's description says what it does)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: Annotated[int, Gt(0)] = Field(10, description="passes over the training data.")
+    batch_size: Annotated[int, Gt(0)] = Field(64, description="samples per training step.")
+    eval_batch_size: Optional[Annotated[int, Gt(0)]] = Field(
+        None, description="samples per evaluation batch (default 4x batch_size).")
+    valid_fraction: Annotated[float, Gt(0), Lt(1)] = Field(
+        0.2, description="share of the training data held out for validation when the dataset has no "
+                         "validation split of its own (seeded, stratified).")
+    device: str = Field("auto", description="auto (CUDA, MPS, CPU) or a device name.")
+    patience: Optional[Annotated[int, Gt(0)]] = Field(
+        None, description="stop after this many epochs without a better validation loss.")
+    valid_every: Optional[Annotated[int, Gt(0)]] = Field(
+        None, description="also validate every this many training steps inside each epoch (as the seeds' "
+                          "transfer loop does with print_every); each round is logged, written to the "
+                          "metrics and may replace the best checkpoint.")
+    num_workers: Annotated[int, Ge(0)] = Field(0, description="DataLoader workers for datasets read item by item.")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA).")
+    channels_last: bool = Field(False, description="NHWC memory format for convolutions.")
+    compile: bool = Field(False, description="torch.compile the model (compile_backend: its backend).")
+    compile_backend: str = Field("inductor", description="the torch.compile backend.")
+    data_on_device: Literal["auto", "always", "never"] = Field(
+        "auto", description="keep in-memory datasets on the GPU (auto: when they take under a quarter of "
+                            "its free memory).")
+    clip_grad_norm: Optional[Annotated[float, Gt(0)]] = Field(
+        None, description="clip the gradients' norm to this value.")
+    nan_policy: Literal["stop", "skip"] = Field(
+        "stop", description='what a NaN or infinite loss does: "stop" ends the run with an error naming the '
+                            'epoch, the step and the last good checkpoint; "skip" leaves such a training '
+                            "batch out (no update) and a non-finite validation loss is never taken as the best.")
+    feature_cache: Literal["auto", "off"] = Field(
+        "auto", description="with a frozen backbone and training images that are not randomly augmented, "
+                            "compute the backbone's features once and train the head on them (auto); off: "
+                            "run the backbone every step (the same training, slower).")
+    grid_size: Annotated[int, Ge(0)] = Field(20, description="test images in the prediction grid.")
+    plots: bool = Field(True, description="draw the pictures (curves, confusion matrix, prediction grid).")
+
+    @property
+    def evaluation_batch_size(self) -> int:
+        """Samples per evaluation batch: ``eval_batch_size``, or 4x ``batch_size`` when unset."""
+        return self.eval_batch_size or 4 * self.batch_size
+
+
+def options_help(model: type = ClassificationOptions) -> str:
+    """One ``name: description`` line per field of the options ``model``, in declaration order."""
+    return "\n".join(textwrap.fill(f"{name}: {field.description}", width=92, subsequent_indent="    ")
+                     for name, field in model.model_fields.items())

@@ -1,0 +1,71 @@
+"""The end of a classification run: the best checkpoint reloaded and tested per class, the
+pictures drawn, and the report written as report.json."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Optional
+
+import torch
+
+from zoo.toolkit import broadcast_module
+from zoo_classify.batches import Batches, first_batch
+from zoo_classify.evaluation import evaluate, log_test_table, test_report
+
+if TYPE_CHECKING:
+    from zoo_classify.trainer import Trainer
+
+
+def final_report(trainer: "Trainer") -> dict:
+    """Reload the best checkpoint into ``trainer.model``, test it on the test split (per-class
+    table in the log), draw the pictures (``task.plots``); return the run's report:
+    ``best`` (epoch, valid_loss, checkpoint, step), ``epochs_run``, ``classes``, ``test``
+    (see ``evaluation.test_report``; absent without a test split) and ``pictures``."""
+    run, o, data, state, model = trainer.run, trainer.options, trainer.data, trainer.state, trainer.model
+    report: dict = {"best": {"epoch": state.best_epoch, "valid_loss": _finite_or_none(state.best_valid_loss),
+                             "checkpoint": str(run.checkpoint_dir / "best.pt") if run.checkpoint_dir else None},
+                    "epochs_run": state.epoch, "classes": data.classes}
+    if state.best_step is not None:  # task.valid_every: the round's step, counted over the run
+        report["best"]["step"] = state.best_step
+    if state.best_epoch is not None and run.checkpoint_dir is not None:
+        model.load_state_dict(run.load_checkpoint("best.pt")["model"])
+    if run.world_size > 1 and state.best_epoch is not None:  # rank 0 read best.pt: give it to all
+        broadcast_module(model)
+    if not data.has_test:
+        run.log("no test split: skipping the test")
+        return report
+    test = Batches(data.test, batch_size=o.evaluation_batch_size, device=run.device, train=False,
+                   num_workers=o.num_workers, data_on_device=o.data_on_device, rank=run.rank,
+                   world_size=run.world_size)
+    loss, accuracy, confusion = evaluate(model, trainer.criterion, test, data.num_classes, trainer.precision)
+    report["test"] = test_report(loss, accuracy, confusion, data.classes)
+    log_test_table(run, report["test"])
+    if o.plots and run.directory is not None:
+        report["pictures"] = draw_pictures(trainer, confusion)
+    return report
+
+
+def draw_pictures(trainer: "Trainer", confusion: torch.Tensor) -> list:
+    """Write curves.png, confusion_matrix.png and (``task.grid_size`` > 0) predictions.png in the
+    run folder; return their file names ([] without matplotlib)."""
+    try:
+        from zoo_classify import plots
+    except ImportError:
+        return []
+    run, o, data, model = trainer.run, trainer.options, trainer.data, trainer.model
+    written = [plots.plot_curves(trainer.state.history, run.directory / "curves.png"),
+               plots.plot_confusion_matrix(confusion, data.classes, run.directory / "confusion_matrix.png")]
+    if o.grid_size:
+        x, y = first_batch(data.test, o.grid_size)
+        model.eval()
+        with torch.no_grad():
+            predicted = model(x.to(run.device)).argmax(1).cpu()
+        normalize = data.info.get("normalize") or {}
+        written.append(plots.plot_prediction_grid(
+            x.cpu(), predicted.tolist(), y.tolist(), data.classes, run.directory / "predictions.png",
+            mean=normalize.get("mean"), std=normalize.get("std")))
+    return [p.name for p in written]
+
+
+def _finite_or_none(value: float) -> Optional[float]:
+    return value if math.isfinite(value) else None
