@@ -24,8 +24,8 @@ callables a ``zoo.toolkit.TensorImageDataset`` applies to each batch.
 one per channel). ``channels`` 1 or 3 converts grayscale to RGB (by repetition) or RGB to
 grayscale (luma). ``image_size`` resizes every image to a square of that side.
 
-The transform runs resize, channel conversion, then normalisation; augmentations run
-before it, on values in [0, 1].
+The transform resizes, converts channels (to grayscale before resizing, to RGB after: the
+cheaper order) and normalises last; augmentations run before it, on values in [0, 1].
 """
 
 from __future__ import annotations
