@@ -129,7 +129,8 @@ def package_violations(package: Path) -> list:
 
 
 @pytest.mark.parametrize("package", [
-    pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=PENDING[p.name])] if p.name in PENDING else [])
+    pytest.param(p, id=p.name,
+                 marks=[pytest.mark.xfail(strict=True, reason=PENDING[p.name])] if p.name in PENDING else [])
     for p in PACKAGES
 ])
 def test_package_uses_only_the_public_contract(package):
@@ -153,8 +154,10 @@ def test_every_built_in_plugin_and_the_example_are_checked():
     ("from numpy import _NoValue", "imports the private name _NoValue from numpy"),
     ("import torch\ntorch._C", "reads torch._C, private to torch"),
     ("from torch._dynamo import config", "imports torch._dynamo, a private module of torch"),
-    ("from zoo_torchvision.pretrained import read_pretrained", "imports zoo_torchvision.pretrained, internal to plugin zoo_torchvision"),
-    ("from zoo_torchvision import head_prefixes", "imports head_prefixes from zoo_torchvision, which does not export it"),
+    ("from zoo_torchvision.pretrained import read_pretrained",
+     "imports zoo_torchvision.pretrained, internal to plugin zoo_torchvision"),
+    ("from zoo_torchvision import head_prefixes",
+     "imports head_prefixes from zoo_torchvision, which does not export it"),
     ("from zoo_mine.helpers import _helper", "imports the private name _helper from zoo_mine.helpers"),
     ("from .helpers import _helper", "imports the private name _helper from another module"),
 ])
@@ -185,7 +188,8 @@ def test_every_toolkit_name_is_documented():
     undocumented = [name for name in zoo.toolkit.__all__
                     if not inspect.getdoc(getattr(zoo.toolkit, name)) or f"``{name}``" not in zoo.toolkit.__doc__
                     or not re.search(rf"^- .*`{name}[`(]", guide, re.MULTILINE)]
-    assert not undocumented, f"toolkit names without a docstring or a line in zoo/toolkit.py and docs/toolkit.md: {undocumented}"
+    assert not undocumented, ("toolkit names without a docstring, or a line in zoo/toolkit.py "
+                              f"or docs/toolkit.md: {undocumented}")
 
 
 def test_the_public_modules_are_declared_where_plugin_authors_read():

@@ -41,8 +41,9 @@ class ImageBatchDataset(Dataset, ABC):
     Subclasses hold the images their own way and provide ``batch(indices, *, augment=True,
     generator=None)``, ``__len__``, ``subset(indices)``, ``targets``, ``stored_shape`` and,
     when their images are not on the CPU, ``device``; ``copy_with`` makes their views.
-    Everything else comes from here, built on those: items are ``(float tensor C×H×W, int label)`` computed through ``batch()`` with
-    a batch of one, so item-wise and batch-wise access give the same values.
+    Everything else comes from here, built on those: items are ``(float tensor C×H×W,
+    int label)`` computed through ``batch()`` with a batch of one, so item-wise and batch-wise
+    access give the same values.
 
     ``classes``: the class names, ``classes[i]`` naming label ``i`` (optional).
     ``transform``: deterministic batch callable ``f(x) -> x`` applied to every batch.
