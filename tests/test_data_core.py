@@ -1,11 +1,12 @@
-"""zoo.data: the in-memory batch path every image dataset serves through."""
+"""The in-memory batch path every image dataset serves through (zoo.toolkit's
+TensorImageDataset, batch transforms and split_indices)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from zoo.data import BatchCompose, RandomBatchCompose, TensorImageDataset, finish_batch, split_indices
+from zoo.toolkit import BatchCompose, RandomBatchCompose, TensorImageDataset, finish_batch, split_indices
 
 
 def make_images(n=10, c=1, h=6, w=5, seed=0):

@@ -16,7 +16,7 @@ from tests.formats import (
     write_mnist,
 )
 from zoo import Splits, UserError
-from zoo.data import TensorImageDataset
+from zoo.toolkit import TensorImageDataset
 from zoo.registry import Registry
 from zoo_datasets import plugin
 from zoo_datasets.digits import digits

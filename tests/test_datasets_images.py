@@ -11,7 +11,7 @@ from tests.formats import (
     write_truncated_image,
 )
 from zoo import UserError
-from zoo.data import TensorImageDataset
+from zoo.toolkit import TensorImageDataset
 from zoo_datasets.folder import imagefolder
 from zoo_datasets.images import LazyImageDataset
 from zoo_datasets.pets import oxford_pets
@@ -180,7 +180,7 @@ def test_pets_missing_files_error_names_them(tmp_path):
     assert "download: true" in message
 
 
-# -- what every zoo image dataset shares (zoo.data.ImageBatchDataset) ----------------------------
+# -- what every zoo image dataset shares (zoo.toolkit.ImageBatchDataset) ------------------------
 
 
 SHARED_LABELS = [0, 1, 2, 0, 1, 2]
@@ -188,7 +188,7 @@ SHARED_LABELS = [0, 1, 2, 0, 1, 2]
 
 def shared_pipeline():
     """The same transform (to gray, resize 8 -> 4) and augmentation for both datasets."""
-    from zoo.data import BatchCompose, RandomBatchCompose
+    from zoo.toolkit import BatchCompose, RandomBatchCompose
     from zoo_datasets.augment import ColorJitter
     from zoo_datasets.ops import Resize, RGBToGray
 
@@ -218,7 +218,7 @@ def make_shared_dataset(kind, stored_images):
 def test_image_datasets_share_items_views_prepare_and_shapes(kind, stored_images):
     from torch.utils.data import DataLoader
 
-    from zoo.data import ImageBatchDataset
+    from zoo.toolkit import ImageBatchDataset
 
     _, images = stored_images
     ds = make_shared_dataset(kind, stored_images)

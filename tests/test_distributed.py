@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset
 
 from zoo import distributed
 from zoo.cli import main
-from zoo.data import TensorImageDataset
+from zoo.toolkit import TensorImageDataset
 from zoo.errors import UserError
 from zoo_classify.batches import Batches
 

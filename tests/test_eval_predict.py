@@ -51,7 +51,7 @@ def digits_test_split():
     """The digits recipe's test split as ``(uint8 images N×8×8, labels)``: test_fraction 0.2, seed 0."""
     from sklearn.datasets import load_digits
 
-    from zoo.data import split_indices
+    from zoo.toolkit import split_indices
 
     bunch = load_digits()
     images = np.clip(np.round(bunch.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
@@ -232,7 +232,7 @@ def test_probabilities_of_log_softmax_outputs_are_their_exponential():
 
 
 def test_a_dataset_prepares_new_images_exactly_as_its_own_samples():
-    from zoo.data import TensorImageDataset
+    from zoo.toolkit import TensorImageDataset
 
     images = torch.randint(0, 256, (4, 1, 6, 6), dtype=torch.uint8)
     dataset = TensorImageDataset(images, [0, 1, 0, 1], transform=lambda x: (x - 0.5) / 0.25,

@@ -50,7 +50,6 @@ def test_registered_names_and_when_schedulers_step(registries):
     assert registries["optimizers"].names() == ["adam", "adamw", "lbfgs", "rmsprop", "sgd"]
     steps = {e.name: e.metadata["step"] for e in registries["schedulers"].entries()}
     assert steps == {"cosine": "epoch", "onecycle": "batch", "plateau": "plateau", "step": "epoch"}
-    assert registries["optimizers"].get("lbfgs").metadata["closure"] is True
 
 
 RUNNER_FILLED = {"params", "optimizer", "epochs", "steps_per_epoch"}

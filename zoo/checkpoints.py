@@ -52,10 +52,10 @@ def load(path: os.PathLike, map_location: Any = "cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        from zoo.weights import _unpickler_reason
+        from zoo.weights import refusal_reason
 
         raise UserError(f"refusing to load {path}: it holds more than tensors and plain values "
-                        f"(loading it could run code): {_unpickler_reason(exc)}") from None
+                        f"(loading it could run code): {refusal_reason(exc)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         first = " ".join(str(exc).split())[:200]
         raise UserError(f"cannot read checkpoint {path}: truncated or not a PyTorch file ({first})") from None

@@ -25,4 +25,5 @@ class Splits:
 
     @property
     def num_classes(self) -> Optional[int]:
+        """How many classes ``classes`` names; None when it is None."""
         return len(self.classes) if self.classes is not None else None

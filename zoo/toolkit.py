@@ -2,8 +2,10 @@
 
 Everything here is public and stable: a plugin imports it as ``from zoo.toolkit import NAME``,
 and the built-in plugins use nothing else of zoo's (besides ``zoo.hookimpl``, ``zoo.Splits``,
-``zoo.UserError`` and the task protocol in ``zoo.task``). Every other module under ``zoo`` is
-internal and may change without notice.
+``zoo.UserError`` and the task protocol in ``zoo.task``). The public modules are ``zoo``,
+``zoo.toolkit``, ``zoo.task``, ``zoo.kinds`` and, to read the hook specifications,
+``zoo.hookspecs``; every other module under ``zoo`` is internal and may change without notice.
+docs/toolkit.md describes each name with examples.
 
 Importing this module imports torch; a plugin's entry-point module (the one holding its hooks)
 should import it only inside factories, so that ``zoo list`` stays instant.
@@ -16,44 +18,54 @@ Image datasets (what a dataset factory's splits may be; the classification task 
 without a DataLoader)
     ``TensorImageDataset``   images held in one tensor, transformed a batch at a time.
     ``ImageBatchDataset``    the base class: subclass it for images read lazily (files).
-    ``BatchCompose``, ``RandomBatchCompose``   deterministic / random batch transforms.
+    ``BatchCompose``, ``RandomBatchCompose``   chain deterministic / random batch transforms.
     ``finish_batch``         uint8 images -> the float batch a model takes.
     ``split_indices``        a seeded, stratified split of labels into two index sets.
 
 Weights (pretrained files: caches, hashes, safe loading)
-    ``load_state_dict``, ``apply_state_dict``, ``find_or_download``, ``verify_hash``,
-    ``checkpoints_dir``, ``downloads_allowed``, ``url_filename``.
+    ``load_state_dict``      read a weights file's tensors (never unpickling code).
+    ``apply_state_dict``     copy them into a model strictly, except the modules it rebuilt.
+    ``find_or_download``     a URL's file in torch.hub's cache, downloaded only if allowed.
+    ``verify_hash``          check a file against the SHA-256 prefix its name carries.
+    ``checkpoints_dir``      torch.hub's folder of weight files.
+    ``downloads_allowed``    False when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is set.
+    ``url_filename``         the file name a URL downloads to.
 
 Models and parameters
-    ``freeze``          turn off gradients of the parameters a spec names.
-    ``train_unfrozen``  training mode for a model, its frozen modules kept in eval mode.
-    ``select_parameters``  the parameters an ``optimizer.params`` spec names.
+    ``freeze``               stop training the parameters a spec names (all but a head, or globs).
+    ``train_unfrozen``       training mode for a model, its frozen modules kept in eval mode.
+    ``select_parameters``    the parameters an ``optimizer.params`` spec names.
+    ``adapt_input_channels`` rebuild a model's first conv for 1 or N input channels.
 
 Checkpoints and resuming
     ``checkpoint_mismatch``  what differs between a model's state dict and a saved one.
-    ``saved_progress``       the ``epoch`` (or other counter) a checkpoint file was saved at.
+    ``saved_progress``       the ``epoch`` a checkpoint file was saved at.
     ``rng_state``, ``set_rng_state``   every global generator's state, saved and restored.
 
 Several processes (torchrun)
     ``distributed_active``   whether this process is one of several.
     ``distributed_backend``  the backend for a device (nccl, gloo).
-    ``all_reduce_sum``, ``any_process``, ``broadcast_module``, ``broadcast_buffers``,
+    ``all_reduce_sum``       add tensors up over every process, in place.
+    ``any_process``          whether a flag holds in at least one process.
+    ``broadcast_module``, ``broadcast_buffers``   copy rank 0's weights / buffers everywhere.
     ``wrap_distributed``     DistributedDataParallel around a module (itself in one process).
 """
 
 from __future__ import annotations
 
+from zoo.batch_transforms import BatchCompose, RandomBatchCompose, finish_batch
 from zoo.checkpoints import mismatch as checkpoint_mismatch
 from zoo.checkpoints import saved_epoch as saved_progress
-from zoo.data import (BatchCompose, ImageBatchDataset, RandomBatchCompose, TensorImageDataset, finish_batch,
-                      split_indices)
 from zoo.distributed import all_reduce_sum, any_process, broadcast_buffers, broadcast_module
 from zoo.distributed import backend_for as distributed_backend
 from zoo.distributed import is_active as distributed_active
 from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
+from zoo.image_datasets import ImageBatchDataset, TensorImageDataset
+from zoo.input_channels import adapt_input_channels
 from zoo.params import freeze, select_parameters, train_unfrozen
 from zoo.rng import rng_state, set_rng_state
+from zoo.stratified_split import split_indices
 from zoo.weights import (apply_state_dict, checkpoints_dir, downloads_allowed, find_or_download, load_state_dict,
                          url_filename, verify_hash)
 
@@ -63,7 +75,7 @@ __all__ = [
     "split_indices",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "url_filename",
-    "freeze", "select_parameters", "train_unfrozen",
+    "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",
     "distributed_active", "distributed_backend", "all_reduce_sum", "any_process", "broadcast_module",
     "broadcast_buffers", "wrap_distributed",

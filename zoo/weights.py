@@ -157,7 +157,7 @@ def _read_torch(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = _unpickler_reason(exc)
+        reason = refusal_reason(exc)
         if "global" in reason.lower():
             raise UserError(
                 f"weights file {path} holds objects other than tensors ({reason}); refused: zoo reads "
@@ -210,8 +210,9 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _unpickler_reason(exc: BaseException) -> str:
-    """The useful part of torch's weights-only refusal (``Unsupported global: GLOBAL io.open ...``)."""
+def refusal_reason(exc: BaseException) -> str:
+    """The useful part of the error ``torch.load(weights_only=True)`` raises for a file holding
+    more than tensors and plain values (``Unsupported global: GLOBAL io.open ...``), on one line."""
     text = str(exc)
     marker = "WeightsUnpickler error:"
     if marker in text:
@@ -301,8 +302,9 @@ def apply_state_dict(
 
     ``replaced`` names the modules the caller rebuilt (a new classifier head, say
     ``("classifier",)``): their keys may be missing from ``state``, have another shape, or be
-    extra in ``state``; they keep their fresh initialisation and are listed in the report (and
-    logged). Any other missing key, unexpected key or shape mismatch is a UserError listing the
+    extra in ``state``; they keep their fresh initialisation and are listed in the returned report
+    (and in an INFO record of the ``zoo.weights`` logger, which zoo's command line does not
+    show). Any other missing key, unexpected key or shape mismatch is a UserError listing the
     keys, naming ``source`` (the file) when given. Returns a LoadReport.
     """
     replaced = tuple(p.rstrip(".") for p in replaced)

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 
 from zoo import Splits, UserError
-from zoo.data import TensorImageDataset, split_indices
+from zoo.toolkit import TensorImageDataset, split_indices
 from zoo_datasets.images import LazyImageDataset, decode_images, readable_header, warn_skipped
 from zoo_datasets.transforms import Pipeline
 

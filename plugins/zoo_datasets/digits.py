@@ -4,7 +4,7 @@ from typing import Optional
 
 import torch
 
-from zoo.data import split_indices
+from zoo.toolkit import split_indices
 from zoo_datasets.common import check_fraction, make_splits, tensor_dataset
 from zoo_datasets.transforms import AugmentSpec, NormalizeSpec, build_pipeline
 

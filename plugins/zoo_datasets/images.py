@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from zoo import UserError
-from zoo.data import ImageBatchDataset, finish_batch
+from zoo.toolkit import ImageBatchDataset, finish_batch
 
 #: "auto" caching decodes a whole list into memory when it needs at most this many bytes.
 CACHE_LIMIT_BYTES = 2 * 1024**3
@@ -125,8 +125,8 @@ class LazyImageDataset(ImageBatchDataset):
     """Image files decoded one at a time, for lists too big to hold decoded in memory.
 
     Items are ``(float tensor C×size×size, int label)`` produced like a
-    ``zoo.data.TensorImageDataset``'s (same ``transform``/``augment`` callables, same
-    ``batch``/``subset``/``without_augment`` methods, both ``zoo.data.ImageBatchDataset``),
+    ``zoo.toolkit.TensorImageDataset``'s (same ``transform``/``augment`` callables, same
+    ``batch``/``subset``/``without_augment`` methods, both ``zoo.toolkit.ImageBatchDataset``),
     decoding each file when asked, on the CPU. A file that cannot be decoded raises
     ``zoo.UserError`` naming it.
     """
@@ -177,7 +177,7 @@ class LazyImageDataset(ImageBatchDataset):
         """The samples at ``indices`` (positions in this dataset, negatives count from the end)."""
         n = len(self)
         rows = [int(i) + (n if int(i) < 0 else 0) for i in torch.as_tensor(indices, dtype=torch.long).reshape(-1)]
-        return self._view(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
+        return self.copy_with(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
 
     @property
     def targets(self) -> torch.Tensor:

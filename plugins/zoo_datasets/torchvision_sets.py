@@ -1,7 +1,7 @@
 """MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100 through torchvision's own readers.
 
 torchvision parses the files (IDX for MNIST, pickled batches for CIFAR); its parsed arrays
-are turned once into uint8 N×C×H×W tensors served by ``zoo.data.TensorImageDataset``, with
+are turned once into uint8 N×C×H×W tensors served by ``zoo.toolkit.TensorImageDataset``, with
 no per-sample PIL image. Missing or unreadable files are a ``zoo.UserError`` naming them.
 """
 

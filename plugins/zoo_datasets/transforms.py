@@ -3,7 +3,7 @@
 ``augment``, ``normalize``, ``image_size`` and ``channels`` arrive as factory keyword
 arguments; ``build_pipeline`` checks them (a mistake is a ``zoo.UserError`` naming the key
 and listing what is accepted) and returns the ``augment(x, generator)`` and ``transform(x)``
-callables a ``zoo.data.TensorImageDataset`` applies to each batch.
+callables a ``zoo.toolkit.TensorImageDataset`` applies to each batch.
 
 ``augment`` is a list; each item is a name or a one-key mapping ``{name: argument}``:
 
@@ -24,8 +24,8 @@ callables a ``zoo.data.TensorImageDataset`` applies to each batch.
 one per channel). ``channels`` 1 or 3 converts grayscale to RGB (by repetition) or RGB to
 grayscale (luma). ``image_size`` resizes every image to a square of that side.
 
-The transform runs resize, channel conversion, then normalisation; augmentations run
-before it, on values in [0, 1].
+The transform resizes, converts channels (to grayscale before resizing, to RGB after: the
+cheaper order) and normalises last; augmentations run before it, on values in [0, 1].
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from zoo import UserError
-from zoo.data import BatchCompose, RandomBatchCompose
+from zoo.toolkit import BatchCompose, RandomBatchCompose
 from zoo_datasets.augment import ColorJitter, HFlip, RandomCrop, RandomResizedCrop, Rotate, VFlip
 from zoo_datasets.ops import GrayToRGB, Normalize, Resize, RGBToGray
 

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo import UserError
 from zoo_models.shapes import image_hw, positive, probability
 
 
@@ -75,8 +76,6 @@ def build_cnn(
     dropout: dropout probability before each fully connected layer.
     """
     if not channels:
-        from zoo.errors import UserError
-
         raise UserError("model.channels: expected at least one conv stage, e.g. [16, 32, 64]")
     for i, width in enumerate(channels):
         positive(width, f"model.channels[{i}]")

@@ -5,7 +5,8 @@ from typing import Optional, Union
 
 from torch import nn
 
-from zoo import weights as zw
+from zoo.toolkit import adapt_input_channels, apply_state_dict
+from zoo.toolkit import freeze as freeze_parameters
 from zoo_models.shapes import positive, probability
 
 log = logging.getLogger("zoo.models")
@@ -59,9 +60,7 @@ def build_densenet121(
     """
     import torchvision.models as tv_models
 
-    from zoo.params import freeze as freeze_parameters
-    from zoo_torchvision.pretrained import read_pretrained
-    from zoo_torchvision.surgery import adapt_input_channels
+    from zoo_torchvision import read_pretrained
 
     for i, size in enumerate(head):
         positive(size, f"model.head[{i}]")
@@ -74,7 +73,7 @@ def build_densenet121(
     model.classifier = new_head
     model.zoo_head = "classifier"
     if state is not None:
-        report = zw.apply_state_dict(model, state, replaced=("classifier",), source=path)
+        report = apply_state_dict(model, state, replaced=("classifier",), source=path)
         model.zoo_weights = report.as_dict()
     if in_channels != 3:
         adapt_input_channels(model, positive(in_channels, "model.in_channels"))

@@ -2,7 +2,7 @@
 
 from typing import Union
 
-from zoo.errors import UserError
+from zoo import UserError
 
 
 def image_hw(image_size: Union[int, list], key: str = "model.image_size") -> tuple:

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo import UserError
+
 Reduction = Literal["mean", "sum"]
 
 
 def _weights(values: Optional[list], key: str) -> Optional[torch.Tensor]:
     if values is None:
         return None
-    from zoo.errors import UserError
-
     tensor = torch.as_tensor(values, dtype=torch.float32)
     if tensor.ndim != 1 or not len(tensor) or (tensor < 0).any():
         raise UserError(f"loss.{key}: expected a list of non-negative numbers, one per class; got {values!r}")
@@ -30,8 +30,6 @@ def _on(tensor: Optional[torch.Tensor], like: torch.Tensor) -> Optional[torch.Te
 
 def _check_classes(weight: Optional[torch.Tensor], output: torch.Tensor, key: str) -> None:
     if weight is not None and output.ndim > 1 and weight.numel() != output.shape[1]:
-        from zoo.errors import UserError
-
         raise UserError(
             f"loss.{key} has {weight.numel()} values but the model outputs {output.shape[1]} classes"
         )
@@ -114,8 +112,6 @@ def cross_entropy(
     reduction: "mean" or "sum" over the batch.
     """
     if not 0.0 <= label_smoothing <= 1.0:
-        from zoo.errors import UserError
-
         raise UserError(f"loss.label_smoothing: expected a number from 0 to 1; got {label_smoothing}")
     return CrossEntropy(_weights(weight, "weight"), label_smoothing, reduction)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Callable, Literal, Optional
 import torch
 from annotated_types import Ge, Gt, Lt
 
-from zoo.errors import UserError
+from zoo import UserError
 
 
 def _build(name: str, cls: Callable[..., torch.optim.Optimizer], params: Any, **kwargs: Any) -> torch.optim.Optimizer:

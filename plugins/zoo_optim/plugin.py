@@ -13,11 +13,11 @@ LOSSES = {
 }
 
 OPTIMIZERS = {
-    "sgd": ("Stochastic gradient descent (momentum, Nesterov, weight decay); lr 0.01", {}),
-    "adam": ("Adam", {}),
-    "adamw": ("AdamW: Adam with decoupled weight decay", {}),
-    "rmsprop": ("RMSprop", {}),
-    "lbfgs": ("L-BFGS (its step needs a closure; for style transfer)", {"closure": True}),
+    "sgd": "Stochastic gradient descent (momentum, Nesterov, weight decay); lr 0.01",
+    "adam": "Adam",
+    "adamw": "AdamW: Adam with decoupled weight decay",
+    "rmsprop": "RMSprop",
+    "lbfgs": "L-BFGS (its step needs a closure; for style transfer)",
 }
 
 SCHEDULERS = {
@@ -36,8 +36,8 @@ def zoo_register_losses(registry):
 
 @hookimpl
 def zoo_register_optimizers(registry):
-    for name, (summary, metadata) in OPTIMIZERS.items():
-        registry.register(name, f"zoo_optim.optimizers:{name}", summary=summary, **metadata)
+    for name, summary in OPTIMIZERS.items():
+        registry.register(name, f"zoo_optim.optimizers:{name}", summary=summary)
 
 
 @hookimpl

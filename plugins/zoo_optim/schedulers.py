@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional
 import torch
 from torch.optim import lr_scheduler
 
-from zoo.errors import UserError
+from zoo import UserError
 
 
 def _positive(value: int, key: str) -> int:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo import UserError
-from zoo import weights as zw
+from zoo.toolkit import downloads_allowed, find_or_download, load_state_dict
 from zoo_style.layers import BLOCKS, LAYER_INDEX, LAYER_NAMES, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, check_layers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -154,7 +154,7 @@ def vgg19_features(
     model = VGG19Features(check_layers(names, "model.layers"), pool=pool)
     path = weights_file(pretrained, weights)
     if path is not None:
-        load_vgg19_state_dict(model, zw.load_state_dict(path), source=str(path))
+        load_vgg19_state_dict(model, load_state_dict(path), source=str(path))
         model.weights_source = str(path)
     return model.eval().requires_grad_(False)
 
@@ -163,7 +163,7 @@ def weights_file(pretrained: bool, weights: Optional[str]) -> Optional[Path]:
     """The file to load: ``weights`` when given; torchvision's cached VGG-19 when ``pretrained``; else None.
 
     The cached file is ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``, hash-checked, and
-    downloaded only where ``zoo.weights.downloads_allowed()``; when it cannot be had the
+    downloaded only where ``zoo.toolkit.downloads_allowed()``; when it cannot be had the
     UserError says where it was looked for and how to get it.
     """
     if weights:
@@ -173,7 +173,7 @@ def weights_file(pretrained: bool, weights: Optional[str]) -> Optional[Path]:
         return path
     if pretrained:
         try:
-            return zw.find_or_download(VGG19_URL, allow_download=zw.downloads_allowed(), name="vgg19_features")
+            return find_or_download(VGG19_URL, allow_download=downloads_allowed(), name="vgg19_features")
         except UserError as exc:
             raise UserError(f"model.pretrained: {exc.message}; or set model.pretrained=false to run with "
                             f"random weights (poor quality)") from None

@@ -3,8 +3,8 @@
 from pathlib import Path
 from typing import Any, Optional
 
-from zoo import weights as zw
-from zoo.errors import UserError
+from zoo import UserError
+from zoo.toolkit import load_state_dict
 from zoo_timm.pretrained import find_pretrained
 
 
@@ -48,7 +48,7 @@ def create_model(
     if pretrained or weights is not None:
         cfg = _pretrained_cfg(full_name)
         path = Path(weights).expanduser() if weights is not None else find_pretrained(cfg, label)
-        state = zw.load_state_dict(path)
+        state = load_state_dict(path)
         # timm applies its own filters (checkpoint remaps, stem channel adaptation, classifier
         # reset when num_classes differs) to a state dict handed over in the pretrained cfg.
         overlay = {"state_dict": state, "source": "", "file": None}
@@ -75,7 +75,7 @@ def create_model(
     head = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
     heads = (head,) if isinstance(head, str) else tuple(head or ())
     heads = [h for h in heads if _resolves(model, h)]
-    if heads:  # one name as a str (what zoo.params expects), several as a tuple
+    if heads:  # the optimizer's ``params: head`` trains these: one name as a str, several as a tuple
         model.zoo_head = heads[0] if len(heads) == 1 else tuple(heads)
     return model
 

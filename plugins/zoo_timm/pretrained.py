@@ -10,7 +10,7 @@ module looks, without network, in
 2. torch.hub's checkpoints folder (``$TORCH_HOME/hub/checkpoints/<URL file name>``), checked
    against the hash prefix in the name;
 
-and downloads only when ``zoo.weights.downloads_allowed()`` (network and no ``ZOO_OFFLINE`` /
+and downloads only when ``zoo.toolkit.downloads_allowed()`` (network and no ``ZOO_OFFLINE`` /
 ``HF_HUB_OFFLINE``). Missing weights are a UserError listing every place looked at.
 """
 
@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
-from zoo import weights as zw
-from zoo.errors import UserError
+from zoo import UserError
+from zoo.toolkit import checkpoints_dir, downloads_allowed, find_or_download, url_filename, verify_hash
 
 HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 OPEN_CLIP_FILENAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -50,7 +50,7 @@ def verify_hf_blob(path: Path) -> None:
     """Check a Hugging Face cache file against the SHA-256 its blob is named by (LFS files)."""
     blob = Path(os.path.realpath(path))
     if SHA256_RE.match(blob.name):
-        zw.verify_hash(path, blob.name)
+        verify_hash(path, blob.name)
 
 
 def find_in_hf_cache(cfg: dict, looked: list) -> Optional[Path]:
@@ -78,9 +78,9 @@ def find_in_torch_hub(cfg: dict, looked: list) -> Optional[Path]:
     url = cfg.get("url")
     if not url:
         return None
-    path = zw.checkpoints_dir() / zw.url_filename(url)
+    path = checkpoints_dir() / url_filename(url)
     if path.is_file():
-        zw.verify_hash(path)
+        verify_hash(path)
         return path
     looked.append(str(path))
     return None
@@ -101,7 +101,7 @@ def download(cfg: dict, label: str, looked: list) -> Path:
                 errors.append(f"{repo}/{filename}: {type(exc).__name__}")
     if cfg.get("url"):
         try:
-            return zw.find_or_download(cfg["url"], allow_download=True, name=label)
+            return find_or_download(cfg["url"], allow_download=True, name=label)
         except UserError as exc:
             errors.append(str(exc))
     raise UserError(
@@ -123,7 +123,7 @@ def find_pretrained(cfg: Any, label: str) -> Path:
     path = find_in_hf_cache(cfg, looked) or find_in_torch_hub(cfg, looked)
     if path is not None:
         return path
-    if zw.downloads_allowed():
+    if downloads_allowed():
         return download(cfg, label, looked)
     raise UserError(
         f"pretrained weights for {label} not found: looked for {' and '.join(looked)}; put the file there, "

@@ -4,10 +4,10 @@ from typing import Any, Optional
 
 from torch import nn
 
-from zoo import weights as zw
-from zoo.errors import UserError
+from zoo import UserError
+from zoo.toolkit import adapt_input_channels, apply_state_dict
 from zoo_torchvision import pretrained as tv_pretrained
-from zoo_torchvision.surgery import adapt_input_channels, head_prefixes
+from zoo_torchvision.head import head_prefixes
 
 AUX_MODULES = ("AuxLogits", "aux1", "aux2")  # inception_v3, googlenet
 
@@ -89,7 +89,7 @@ def create_model(
         raise UserError(f"model torchvision/{name}: {exc}") from exc
     head = head_prefixes(build, model, classes)
     if state is not None:
-        report = zw.apply_state_dict(model, state, replaced=head if classes != default_classes else (), source=path)
+        report = apply_state_dict(model, state, replaced=head if classes != default_classes else (), source=path)
         model.zoo_weights = report.as_dict()
         if name in ("googlenet", "inception_v3") and not user_aux:
             _drop_aux_heads(model)
@@ -98,8 +98,10 @@ def create_model(
             adapt_input_channels(model, in_channels)
         except ValueError as exc:
             raise UserError(f"model torchvision/{name}: in_channels={in_channels}: {exc}") from exc
+        if getattr(model, "transform_input", False):  # Inception's RGB re-normalisation needs 3 channels
+            model.transform_input = False
     heads = [p for p in head if _resolves(model, p)]
-    if heads:  # one name as a str (what zoo.params expects), several as a tuple
+    if heads:  # the optimizer's ``params: head`` trains these: one name as a str, several as a tuple
         model.zoo_head = heads[0] if len(heads) == 1 else tuple(heads)
     return model
 

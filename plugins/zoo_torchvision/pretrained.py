@@ -1,4 +1,4 @@
-"""torchvision's pretrained weights, read through ``zoo.weights`` (hash-checked, tensors only).
+"""torchvision's pretrained weights, read through ``zoo.toolkit`` (hash-checked, tensors only).
 
 torchvision's own loader would read a cached file without checking its hash; here the file
 torchvision downloads (``$TORCH_HOME/hub/checkpoints/<name>-<hash>.pth``) is verified against
@@ -11,7 +11,7 @@ from typing import Optional
 
 import torchvision.models as tv_models
 
-from zoo import weights as zw
+from zoo.toolkit import downloads_allowed, find_or_download, load_state_dict
 
 # Old DenseNet checkpoints name their layers "norm.1", "conv.2"...; torchvision renames them on
 # load (densenet._load_state_dict) and so do we.
@@ -36,12 +36,12 @@ def remap_legacy_densenet_keys(state: dict) -> dict:
 
 def pretrained_path(name: str, weights: Optional[str] = None, *, label: Optional[str] = None) -> Path:
     """The file to load for torchvision model ``name``: ``weights`` when given, else the cached
-    download of its default weights (downloaded only when ``zoo.weights.downloads_allowed()``)."""
+    download of its default weights (downloaded only when ``zoo.toolkit.downloads_allowed()``)."""
     if weights is not None:
         return Path(weights).expanduser()
-    return zw.find_or_download(
+    return find_or_download(
         default_weights(name).url,
-        allow_download=zw.downloads_allowed(),
+        allow_download=downloads_allowed(),
         name=label or f"torchvision/{name}",
     )
 
@@ -49,7 +49,7 @@ def pretrained_path(name: str, weights: Optional[str] = None, *, label: Optional
 def read_pretrained(name: str, weights: Optional[str] = None, *, label: Optional[str] = None):
     """``(state_dict, path)`` of ``name``'s pretrained weights (see ``pretrained_path``), legacy keys remapped."""
     path = pretrained_path(name, weights, label=label)
-    state = zw.load_state_dict(path)
+    state = load_state_dict(path)
     if name.startswith("densenet"):
         remap_legacy_densenet_keys(state)
     return state, path

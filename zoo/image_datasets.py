@@ -1,96 +1,32 @@
-"""In-memory image datasets served a batch at a time.
+"""Image datasets served a batch at a time: what a classification dataset's splits are.
 
 ``TensorImageDataset`` holds a whole split as one tensor of images decoded once (uint8, or
 float in [0, 1]) and one int64 tensor of labels. A batch is gathered with one indexing
 operation, converted to float, augmented with per-sample random parameters drawn for the
 whole batch at once, and transformed (resize, channels, normalisation) as one tensor, on
-whatever device the images live. This replaces the per-sample PIL round trip of a
-``torchvision`` dataset plus ``DataLoader`` with a few tensor operations per batch.
+whatever device the images live (``zoo.batch_transforms``). This replaces the per-sample PIL
+round trip of a ``torchvision`` dataset plus ``DataLoader`` with a few tensor operations per
+batch.
 
 ``ImageBatchDataset`` is what every such dataset shares (items through ``batch()``, views,
 ``prepare``, ``sample_shape``); ``TensorImageDataset`` and the plugins' lazy file-backed
-dataset are its subclasses.
-
-The augmentation and transform callables come from dataset plugins; this module only calls
-them. It imports torch and nothing else from outside the standard library.
+dataset are its subclasses. It imports torch and nothing else from outside the standard library.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from torch.utils.data import Dataset
 
-__all__ = [
-    "ImageBatchDataset",
-    "TensorImageDataset",
-    "BatchCompose",
-    "RandomBatchCompose",
-    "finish_batch",
-    "split_indices",
-]
+from zoo.batch_transforms import BatchAugment, BatchTransform, finish_batch
 
-#: ``transform(x) -> x``: deterministic, on a float batch B×C×H×W.
-BatchTransform = Callable[[torch.Tensor], torch.Tensor]
-#: ``augment(x, generator) -> x``: random, on a float batch B×C×H×W in [0, 1].
-BatchAugment = Callable[[torch.Tensor, Optional[torch.Generator]], torch.Tensor]
+__all__ = ["ImageBatchDataset", "TensorImageDataset", "Indices"]
+
+#: Positions in a dataset: a LongTensor or a sequence of ints.
 Indices = Union[torch.Tensor, Sequence[int]]
-
-
-class BatchCompose:
-    """Apply deterministic batch transforms ``f(x) -> x`` one after the other."""
-
-    def __init__(self, transforms: Iterable[BatchTransform]):
-        self.transforms = list(transforms)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        for transform in self.transforms:
-            x = transform(x)
-        return x
-
-    def __repr__(self) -> str:
-        return f"BatchCompose({self.transforms!r})"
-
-
-class RandomBatchCompose:
-    """Apply random batch augmentations ``f(x, generator) -> x`` one after the other."""
-
-    def __init__(self, augments: Iterable[BatchAugment]):
-        self.augments = list(augments)
-
-    def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        for augment in self.augments:
-            x = augment(x, generator)
-        return x
-
-    def __repr__(self) -> str:
-        return f"RandomBatchCompose({self.augments!r})"
-
-
-def finish_batch(
-    x: torch.Tensor,
-    *,
-    transform: Optional[BatchTransform] = None,
-    augment: Optional[BatchAugment] = None,
-    generator: Optional[torch.Generator] = None,
-) -> torch.Tensor:
-    """Turn a gathered batch into model input: to float in [0, 1], augment, transform.
-
-    ``x``: B×C×H×W, uint8 (0..255) or floating point (0..1). ``augment`` (when given) is
-    called as ``augment(x, generator)`` before ``transform(x)``. Returns a float32 batch.
-    Every dataset of this module goes through it, so all give the same values.
-    """
-    if x.dtype == torch.uint8:
-        x = x.float().div_(255.0)  # exactly as torchvision ToTensor
-    elif x.dtype != torch.float32:
-        x = x.float()
-    if augment is not None:
-        x = augment(x, generator)
-    if transform is not None:
-        x = transform(x)
-    return x
 
 
 def _as_index(indices: Indices) -> torch.Tensor:
@@ -104,9 +40,10 @@ class ImageBatchDataset(Dataset, ABC):
 
     Subclasses hold the images their own way and provide ``batch(indices, *, augment=True,
     generator=None)``, ``__len__``, ``subset(indices)``, ``targets``, ``stored_shape`` and,
-    when their images are not on the CPU, ``device``. Everything else comes from here, built
-    on those: items are ``(float tensor C×H×W, int label)`` computed through ``batch()`` with
-    a batch of one, so item-wise and batch-wise access give the same values.
+    when their images are not on the CPU, ``device``; ``copy_with`` makes their views.
+    Everything else comes from here, built on those: items are ``(float tensor C×H×W,
+    int label)`` computed through ``batch()`` with a batch of one, so item-wise and batch-wise
+    access give the same values.
 
     ``classes``: the class names, ``classes[i]`` naming label ``i`` (optional).
     ``transform``: deterministic batch callable ``f(x) -> x`` applied to every batch.
@@ -185,8 +122,12 @@ class ImageBatchDataset(Dataset, ABC):
 
     # -- views ---------------------------------------------------------------------------
 
-    def _view(self, **changes) -> "ImageBatchDataset":
-        """A shallow copy of this dataset with the attributes ``changes`` names replaced."""
+    def copy_with(self, **changes) -> "ImageBatchDataset":
+        """A shallow copy of this dataset with the attributes ``changes`` names replaced.
+
+        What views are made of (``without_augment``, and a subclass's ``subset``): the copy
+        shares everything else, image storage included.
+        """
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view.__dict__.update(changes)
@@ -194,7 +135,7 @@ class ImageBatchDataset(Dataset, ABC):
 
     def without_augment(self) -> "ImageBatchDataset":
         """The same samples with no augmentation (for validation and testing)."""
-        return self._view(augment=None)
+        return self.copy_with(augment=None)
 
     # -- descriptions --------------------------------------------------------------------
 
@@ -314,7 +255,7 @@ class TensorImageDataset(ImageBatchDataset):
             raise IndexError(f"subset indices out of range for a dataset of {n} samples")
         if self._index is not None:
             idx = self._index.index_select(0, idx)
-        return self._view(_index=idx)
+        return self.copy_with(_index=idx)
 
     def to(self, device: Union[str, torch.device]) -> "TensorImageDataset":
         """A copy whose images and labels live on ``device`` (the same object when already there)."""
@@ -322,7 +263,7 @@ class TensorImageDataset(ImageBatchDataset):
         if self._images.device == device:
             return self
         index = self._index.to(device) if self._index is not None else None
-        return self._view(
+        return self.copy_with(
             _images=self._images.to(device), _labels=self._labels.to(device), _index=index
         )
 
@@ -360,44 +301,6 @@ class TensorImageDataset(ImageBatchDataset):
             f"{len(self._classes) if self._classes is not None else '?'} classes, "
             f"augment={'yes' if self.has_augment else 'no'}, device={self.device})"
         )
-
-
-def split_indices(
-    labels: Union[torch.Tensor, Sequence[int]],
-    fraction: float,
-    *,
-    seed: int = 0,
-    stratify: bool = True,
-) -> tuple:
-    """Split positions ``0..N-1`` into ``(kept, held_out)`` LongTensors, reproducibly.
-
-    ``fraction`` (0..1) of the samples are held out, drawn with ``torch.Generator`` seeded
-    by ``seed``. With ``stratify`` every label keeps its share: each class gives
-    ``round(fraction * its count)`` samples (the rounding leftovers are shared so the total
-    is ``round(fraction * N)``). Both outputs are sorted.
-    """
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-    labels = torch.as_tensor(labels).reshape(-1).cpu()
-    n = labels.numel()
-    target = int(round(fraction * n))
-    generator = torch.Generator().manual_seed(int(seed))
-    if not stratify or n == 0:
-        held = torch.randperm(n, generator=generator)[:target]
-    else:
-        groups = [torch.nonzero(labels == c).flatten() for c in torch.unique(labels)]
-        shares = [fraction * g.numel() for g in groups]
-        counts = [int(s) for s in shares]
-        # hand the leftover samples to the classes with the largest remainders
-        order = sorted(range(len(groups)), key=lambda k: shares[k] - counts[k], reverse=True)
-        for k in order[: max(0, target - sum(counts))]:
-            counts[k] += 1
-        held = torch.cat(
-            [g[torch.randperm(g.numel(), generator=generator)[:k]] for g, k in zip(groups, counts)]
-        )
-    mask = torch.ones(n, dtype=torch.bool)
-    mask[held] = False
-    return torch.nonzero(mask).flatten(), torch.sort(held).values
 
 
 def _describe(value: object) -> str:
