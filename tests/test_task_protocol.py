@@ -160,3 +160,60 @@ def test_a_task_without_checkpoints_refuses_resume_eval_and_predict(recipes, tmp
     status, _, err = zoo("run", recipes / "sketching.yaml", "task.stop=true", "--output", tmp_path / "again",
                          capsys=capsys)
     assert status == 130 and err.strip() == "zoo: interrupted; task 'sketch' cannot resume: run the recipe again"
+
+
+class Legacy:
+    """A task written before zoo.task, as a plain object: it builds a loss that needs
+    ``num_classes`` and fills it itself, as zoo let any task do then."""
+
+    def __init__(self, classes: int):
+        self.classes = classes
+
+    def run(self, run) -> dict:
+        loss = run.build("loss", fill={"num_classes": self.classes})
+        return {"classes": loss.classes}
+
+
+class Weighted:
+    def __init__(self, num_classes: int, smoothing: float = 0.0):
+        self.classes = num_classes
+
+
+def test_a_task_that_declares_no_fills_may_fill_what_zoo_filled_before(tmp_path, capsys):
+    register_in_process("tasks", "legacy", lambda classes=3: Legacy(classes), plugin="acme-legacy")
+    register_in_process("losses", "acme/weighted", Weighted, plugin="acme-weighted")
+    (tmp_path / "legacy.yaml").write_text("task: {name: legacy}\nloss: {name: acme/weighted}\n"
+                                          "data: {name: digits}\nmodel: {name: mlp}\noptimizer: {name: sgd}\n")
+    status, out, err = zoo("run", tmp_path / "legacy.yaml", "--output", tmp_path / "run", capsys=capsys)
+    assert status == 0, err
+    assert json.loads((tmp_path / "run" / "report.json").read_text()) == {"classes": 3}
+
+
+@pytest.mark.parametrize("attribute, value, expected", [
+    ("checkpoints", 3, "a zoo.task.Checkpoints or None"),
+    ("sections", "data", "a list of names"),
+    ("sections", ["data", "modle"], "recipe sections: data, model, loss, optimizer, scheduler"),
+    ("fills", ["layers"], "a mapping of section to key names"),
+])
+def test_a_declaration_of_the_wrong_shape_is_one_line_naming_the_task(tmp_path, capsys, attribute, value, expected):
+    task = type("Odd", (Sketch,), {attribute: value})(False)
+    register_in_process("tasks", "odd", lambda: task, plugin="acme-odd")
+    (tmp_path / "odd.yaml").write_text("task: {name: odd}\n")
+    status, _, err = zoo("run", tmp_path / "odd.yaml", "--output", tmp_path / "run", capsys=capsys)
+    assert status == 2
+    assert err.strip() == f"zoo: error: task 'odd' declares {attribute} = {value!r}; expected {expected} (see docs/tasks.md)"
+
+
+def test_a_headline_that_raises_is_a_warning_not_a_failed_run(recipes, tmp_path, capsys):
+    class Careless(Counter):
+        def headline(self, report: dict) -> str:
+            return f"counted to {report['sum']}"
+
+    register_in_process("tasks", "careless", lambda: Careless(4, None), plugin="acme-careless")
+    (tmp_path / "careless.yaml").write_text("task: {name: careless}\n")
+    folder = tmp_path / "run"
+    status, out, err = zoo("run", tmp_path / "careless.yaml", "--output", folder, capsys=capsys)
+    assert status == 0
+    assert out.splitlines() == [f"run folder: {folder}"]
+    assert err.strip() == "zoo: warning: task 'careless' could not write its headline: KeyError: 'sum'"
+    assert json.loads((folder / "report.json").read_text()) == {"total": 10, "resumed_after": 0}

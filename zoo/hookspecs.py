@@ -36,7 +36,7 @@ from zoo.markers import hookspec
 
 if TYPE_CHECKING:  # for the annotations only: importing zoo.run imports torch
     from zoo.registry import Registry
-    from zoo.run import Run
+    from zoo.task import Run
 
 # -- registration ----------------------------------------------------------------------------
 
@@ -123,8 +123,8 @@ def zoo_run_start(run: Run) -> None:
 
     The run folder exists and holds the resolved ``recipe.yaml``, and the random generators are
     seeded; no component is built yet (the task builds them inside ``task.run``). ``run`` is the
-    ``zoo.run.Run``: ``run.name``, ``run.directory`` (a ``pathlib.Path``; None on processes other
-    than the main one under torchrun), ``run.recipe`` (the resolved ``zoo.recipe.Recipe``:
+    ``zoo.task.Run``: ``run.name``, ``run.directory`` (a ``pathlib.Path``; None on processes other
+    than the main one under torchrun), ``run.recipe`` (the resolved ``zoo.task.Recipe``:
     ``run.recipe.section("model")`` is a dict), ``run.task_name``, ``run.task_options``,
     ``run.device``, ``run.resumed`` (True when continuing with ``--resume``), ``run.rank``,
     ``run.world_size`` and ``run.is_main``. Not called by ``--dry-run``, ``zoo eval`` or
@@ -139,18 +139,11 @@ def zoo_run_start(run: Run) -> None:
 def zoo_epoch_end(run: Run, epoch: int, metrics: dict[str, float]) -> None:
     """Called each time the task reports metrics, on the main process only.
 
-    A task reports through ``run.epoch_end(epoch, metrics)``; ``metrics`` is a copy made for the
-    call, shared by the plugins it reaches. The built-in tasks report:
-
-    - classification: once per validation round, after the epoch's ``checkpoints/last.pt`` is
-      written; a round ends every epoch, and with ``task.valid_every`` also every that many
-      steps inside it. ``epoch`` is the 1-based epoch the round belongs to (a resumed run goes
-      on from the saved epoch); ``metrics`` holds ``train_loss``, ``valid_loss``,
-      ``valid_accuracy``, ``lr`` and ``seconds`` (since the epoch started), plus ``step`` (an
-      int: steps since training began) when ``task.valid_every`` is set.
-    - style transfer: once per evaluation of the loss (one per Adam step; each function
-      evaluation with L-BFGS); ``epoch`` is the step number, from 1, and ``metrics`` holds
-      ``step`` (the same number), ``content_loss``, ``style_loss`` and ``total_loss``.
+    A task reports through ``run.epoch_end(epoch, metrics)``, as often as it has figures to
+    report (several calls may carry the same ``epoch``): ``epoch`` is the task's 1-based count of
+    its progress unit (an epoch, a step); ``metrics`` a flat dict of numbers, a copy made for the
+    call and shared by the plugins it reaches (read it, don't change it). docs/plugins.md lists
+    when the built-in tasks call it and what their metrics hold.
 
     An exception does not stop the run: one ``zoo: warning:`` line names the plugin, the other
     plugins still get this call and every later one, and the plugin's lifecycle hooks are not

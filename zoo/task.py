@@ -36,11 +36,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 from zoo.errors import UserError
+from zoo.kinds import KINDS, by_section
 
-if TYPE_CHECKING:  # for the annotations only: importing zoo.run imports torch
-    from zoo.run import Run
+if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports torch
+    from zoo.recipe import Recipe
+    from zoo.run_context import Run
 
-__all__ = ["Checkpoints", "Task", "TaskTraits", "traits_of", "DEFAULT_SECTIONS", "OPTIONAL_SECTIONS"]
+__all__ = ["Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
+           "OPTIONAL_SECTIONS"]
+
+
+def __getattr__(name: str) -> Any:
+    """``zoo.task.Run`` (what a task's methods and the lifecycle hooks receive) and
+    ``zoo.task.Recipe`` (``run.recipe``): the public names of these two types, imported on first
+    use so that importing ``zoo.task`` stays light."""
+    if name == "Run":
+        from zoo.run_context import Run
+
+        return Run
+    if name == "Recipe":
+        from zoo.recipe import Recipe
+
+        return Recipe
+    raise AttributeError(f"module 'zoo.task' has no attribute {name!r}")
 
 DEFAULT_SECTIONS: tuple = ("data", "model", "loss", "optimizer")
 OPTIONAL_SECTIONS: tuple = ("scheduler",)
@@ -123,14 +141,18 @@ class TaskTraits:
     name: str
     sections: tuple
     optional_sections: tuple
-    fills: dict
+    fills: Optional[dict]  # None: the task declares none
     checkpoints: Optional[Checkpoints]
     task: Any
 
     def section_fills(self, section: str) -> tuple:
-        """The keys that may be filled for ``section``'s factory: the kind's and the task's."""
-        from zoo.kinds import by_section
+        """The keys that may be filled for ``section``'s factory: the kind's and the task's.
 
+        A task that declares no ``fills`` (one written before this protocol) may fill any key
+        a kind lists, in any section, as zoo allowed then.
+        """
+        if self.fills is None:
+            return tuple(dict.fromkeys(key for kind in KINDS for key in kind.filled))
         return tuple(by_section(section).filled) + tuple(self.fills.get(section, ()))
 
     def method(self, name: str, doing: str) -> Any:
@@ -142,9 +164,19 @@ class TaskTraits:
         return found
 
     def headline(self, report: dict) -> str:
-        """The task's one-line summary of ``report``; "" when it declares none."""
+        """The task's one-line summary of ``report``; "" when it declares none. A headline that
+        raises is a warning line, never a failure of the finished run it sums up."""
         make = getattr(self.task, "headline", None)
-        return make(report) if callable(make) else ""
+        if not callable(make):
+            return ""
+        try:
+            return str(make(report))
+        except Exception as exc:
+            import sys
+
+            print(f"zoo: warning: task {self.name!r} could not write its headline: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            return ""
 
     def checkpoint(self, which: str, folder: Path, doing: str) -> Path:
         """The path of the checkpoint ``which`` (``resume`` or ``best``) in the run ``folder``.
@@ -164,17 +196,48 @@ class TaskTraits:
 
 def traits_of(task: Any, name: str, metadata: Optional[Mapping] = None) -> TaskTraits:
     """Resolve a task object's declarations (``name``: its registry name; ``metadata``: its
-    registry entry's, where tasks written before this protocol declared ``sections``)."""
+    registry entry's, where tasks written before this protocol declared ``sections``).
+
+    Raises ``zoo.UserError`` naming the task and the attribute when a declaration has the wrong
+    shape (``checkpoints`` that is not a ``Checkpoints``, sections that are not section names).
+    """
     metadata = metadata or {}
     sections = getattr(task, "sections", None)
     if sections is None:
         sections = metadata.get("sections", DEFAULT_SECTIONS)
-    optional = getattr(task, "optional_sections", OPTIONAL_SECTIONS)
+    sections = _section_names(sections, name, "sections")
+    optional = _section_names(getattr(task, "optional_sections", OPTIONAL_SECTIONS), name, "optional_sections")
+    fills = getattr(task, "fills", None)
+    if fills is not None:
+        if not isinstance(fills, Mapping):
+            raise _bad_declaration(name, "fills", fills, "a mapping of section to key names")
+        fills = {_section_names([k], name, "fills")[0]: _names(v, name, f"fills[{k!r}]") for k, v in fills.items()}
+    checkpoints = getattr(task, "checkpoints", Checkpoints())
+    if checkpoints is not None and not isinstance(checkpoints, Checkpoints):
+        raise _bad_declaration(name, "checkpoints", checkpoints, "a zoo.task.Checkpoints or None")
     return TaskTraits(
         name=name,
-        sections=tuple(sections),
+        sections=sections,
         optional_sections=tuple(s for s in optional if s not in sections),
-        fills={k: tuple(v) for k, v in (getattr(task, "fills", None) or {}).items()},
-        checkpoints=getattr(task, "checkpoints", Checkpoints()),
+        fills=fills,
+        checkpoints=checkpoints,
         task=task,
     )
+
+
+def _names(value: Any, task: str, attribute: str) -> tuple:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise _bad_declaration(task, attribute, value, "a list of names")
+    return tuple(value)
+
+
+def _section_names(value: Any, task: str, attribute: str) -> tuple:
+    names = _names(value, task, attribute)
+    unknown = [n for n in names if n not in {kind.section for kind in KINDS} - {"task"}]
+    if unknown:
+        raise _bad_declaration(task, attribute, value, "recipe sections: data, model, loss, optimizer, scheduler")
+    return names
+
+
+def _bad_declaration(task: str, attribute: str, value: Any, expected: str) -> UserError:
+    return UserError(f"task {task!r} declares {attribute} = {value!r}; expected {expected} (see docs/tasks.md)")

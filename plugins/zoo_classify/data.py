@@ -63,7 +63,7 @@ class ClassificationData:
 
 
 def load_data(run: Any, valid_fraction: float) -> ClassificationData:
-    """Build ``run``'s data section (a ``zoo.run.Run``) into ``ClassificationData``.
+    """Build ``run``'s data section (a ``zoo.task.Run``) into ``ClassificationData``.
 
     ``valid_fraction``: the share of the training split held out for validation when the
     dataset gives no validation split (seeded by ``run.seed``, stratified). Raises

@@ -1,6 +1,6 @@
 """A finished classification run, used again: test its best checkpoint, or classify image files.
 
-Both ``evaluate_run`` and ``predict_images`` take a ``zoo.run.Run`` whose ``directory`` is the
+Both ``evaluate_run`` and ``predict_images`` take a ``zoo.task.Run`` whose ``directory`` is the
 run folder and the run's ``ClassificationOptions``. They rebuild the recipe's data and model as
 the run did (so overrides such as ``data.root=other_folder`` take effect), load
 ``checkpoints/best.pt`` (``weights_only``) and refuse a checkpoint trained on other classes

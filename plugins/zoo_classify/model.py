@@ -14,7 +14,7 @@ from zoo_classify.data import ClassificationData
 
 
 def build_model(run: Any, data: ClassificationData) -> nn.Module:
-    """The recipe's model (``run``: a ``zoo.run.Run``), given the data's ``num_classes``,
+    """The recipe's model (``run``: a ``zoo.task.Run``), given the data's ``num_classes``,
     ``in_channels`` and ``image_size`` where the recipe leaves them unset. Left on the CPU."""
     return run.build("model", fill=data.model_fill())
 

@@ -51,7 +51,7 @@ class StyleTransferTask(Task):
     def run(self, run: Any) -> dict:
         """Stylise the recipe's content picture; write the pictures; return the report dict.
 
-        ``run`` is a ``zoo.run.Run``: ``build("data")`` / ``build("model", fill=...)`` make the
+        ``run`` is a ``zoo.task.Run``: ``build("data")`` / ``build("model", fill=...)`` make the
         picture pair and the feature network from the recipe, ``device``, ``directory`` (the
         run folder; None on other ranks), ``log(str)`` and ``epoch_end(step, metrics)`` (one
         metrics line per step) are used.

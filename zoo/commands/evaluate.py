@@ -20,7 +20,7 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     """``(run, the task's method)`` for the finished run in ``folder``, its recipe with ``overrides`` applied.
 
     ``method`` is the task method wanted (``evaluate``, ``predict``), ``doing`` what it does, for
-    messages. The ``run`` (a ``zoo.run.Run``) has ``directory=folder``; no lifecycle hook is
+    messages. The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
     called, so nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that
     is not a run folder, a task without ``method`` or whose best checkpoint is not there, and for
     an invalid recipe or override.

@@ -202,7 +202,7 @@ def format_info(info: dict, kind: str) -> str:
         saved = info.get("checkpoints") or {}
         lines.append(f"checkpoints: {', '.join(f'{k} {v}' for k, v in saved.items() if v) or 'none'}")
     for key, value in info.get("metadata", {}).items():
-        if value is not None and not (key == "input_size" and "input_size" in info):
+        if value is not None and not (key in ("input_size", "sections") and key in info):
             lines.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
     if info.get("doc"):
         lines.append("")
