@@ -134,7 +134,7 @@ def test_info_writes_types_with_their_bounds_and_defaults_as_a_recipe_would(zoo_
     assert "  betas: tuple[float in [0, 1), float in [0, 1)] = [0.9, 0.999]\n" in out
     assert "  amsgrad: bool = false\n" in out
     out = zoo_cli("info", "task", "classification").stdout
-    assert "  eval_batch_size: int > 0 or null = null\n" in out
+    assert "  eval_batch_size: int in (0, 10000000] or null = null\n" in out
     assert "  amp: one of 'off', 'bf16', 'fp16' = 'off'\n" in out
     assert "sections: data, model, loss, optimizer\noptional sections: scheduler\n" in out
     assert "checkpoints: resume checkpoints/last.pt, best checkpoints/best.pt\n" in out

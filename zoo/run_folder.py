@@ -2,15 +2,17 @@
 
 A run lives in ``runs/<name>/<YYYYmmdd-HHMMSS>/`` (or ``--output DIR``): ``recipe.yaml`` (the
 resolved recipe), ``report.json`` (what the task returned), the task's checkpoints and
-pictures, and ``evaluations/<YYYYmmdd-HHMMSS>.json`` for each ``zoo eval``.
+pictures, and ``evaluations/<YYYYmmdd-HHMMSS>.json`` for each ``zoo eval``. The ``<name>`` is one
+folder name, or a namespaced one (``acme/quick``): never a path that leads out of ``runs/``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from zoo.errors import UserError
 
@@ -26,8 +28,32 @@ def timestamped(parent: Path, suffix: str = "") -> Path:
     return path
 
 
+def unsafe_run_name(name: str) -> Optional[str]:
+    """Why ``name`` can't name a run folder under ``runs/`` (it is a path, not a name); None when it can.
+
+    A run name is one folder name, or several joined by '/' (``acme/quick``); none of them empty,
+    ``.`` or ``..``, and no backslash or NUL anywhere.
+    """
+    if not name:
+        return "it is empty"
+    if "\\" in name or "\0" in name or (os.altsep and os.altsep in name):
+        return "it holds a backslash or a NUL character"
+    if name.startswith("/"):
+        return "it is an absolute path"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "'.', '..' and empty parts would make it a path, not a folder name"
+    return None
+
+
 def new_run_directory(base: Path, name: str) -> Path:
-    """``base/<name>/<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that folder exists."""
+    """``base/<name>/<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that folder exists.
+
+    Raises ``zoo.UserError`` for a ``name`` that is a path rather than a name (``unsafe_run_name``).
+    """
+    why = unsafe_run_name(name)
+    if why is not None:
+        raise UserError(f"the run name {name!r} can't name a folder under {base}/: {why}; "
+                        f"give the recipe a name: (e.g. name: my_run)")
     return timestamped(base / name)
 
 
