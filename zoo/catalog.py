@@ -131,18 +131,19 @@ def read(path: Optional[Path] = None) -> Optional[dict]:
 
 def build(manager: Any) -> dict:
     """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
-    from zoo.plugins import describe_exception, warn
+    from zoo.plugin_containment import Raised, TimedOut
+    from zoo.plugins import failure_text, warn
 
     registries = manager.registries
     entries = {}
     for registry in registries:
         described = [_with_summary(e).describe() for e in registry.entries(expand=False)]
         for namespace in registry.namespaces.values():
-            try:
-                names = namespace.names()
-            except Exception as exc:  # the catalog's library is missing or broken
+            try:  # imports the catalog's library: bounded, its prints on stderr
+                names = manager.contained(namespace.names, namespace.provenance.plugin)
+            except (TimedOut, Raised) as exc:  # the catalog's library is missing, broken or hangs
                 info = manager.plugins.get(namespace.provenance.plugin)
-                message = f"could not list {namespace.prefix}/*: {describe_exception(exc)}"
+                message = failure_text(exc, f"listing {namespace.prefix}/*")
                 if info is not None:
                     info.status, info.error = "failed", message
                 if not manager.quiet:

@@ -23,11 +23,13 @@ warning names both, and using the name is an error that names both -- never a si
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import importlib
 import inspect
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
@@ -74,9 +76,13 @@ DIRECT = Provenance()
 
 
 def load_target(target: str) -> Any:
-    """Import ``"package.module:attr.sub"`` and return the object it names."""
+    """Import ``"package.module:attr.sub"`` and return the object it names.
+
+    What the module prints while it is imported goes to stderr: zoo's stdout (``--json``) stays clean.
+    """
     module_name, _, attr = target.partition(":")
-    obj = importlib.import_module(module_name)
+    with contextlib.redirect_stdout(sys.stderr):
+        obj = importlib.import_module(module_name)
     for part in filter(None, attr.split(".")):
         obj = getattr(obj, part)
     return obj
