@@ -30,6 +30,7 @@ from zoo.kinds import KINDS
 from zoo.markers import PROJECT
 from zoo.plugin_containment import TIMEOUT_VARIABLE, Raised, TimedOut, contained
 from zoo.registry import Provenance, Registries
+from zoo.type_text import printable
 
 ENTRY_POINT_GROUP = "zoo.plugins"
 # The hooks zoo calls one plugin at a time (each entry, each recipe folder records its plugin):
@@ -68,8 +69,9 @@ class PluginInfo:
 
 
 def warn(message: str) -> None:
-    """Print one ``zoo: warning: ...`` line on stderr."""
-    print(f"zoo: warning: {message}", file=sys.stderr)
+    """Print one ``zoo: warning: ...`` line on stderr (unprintable characters, such as a plugin's
+    terminal escape sequences, shown escaped)."""
+    print(f"zoo: warning: {printable(message)}", file=sys.stderr)
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ from zoo.errors import UserError
 from zoo.recipe_positions import KeyPath, drop_under
 from zoo.recipe_yaml import parse_document, value_kind
 
-__all__ = ["MAX_RECIPE_BYTES", "display_path", "read_recipe_file", "resolve_bases"]
+__all__ = ["MAX_RECIPE_BYTES", "display_path", "read_recipe_file", "read_recipe_text", "resolve_bases"]
 
 MAX_RECIPE_BYTES = 1 << 20  # a recipe (or a base) is a regular file of at most 1 MiB
 
@@ -57,7 +57,10 @@ def resolve_bases(data: dict, path: Optional[Path]) -> tuple:
     return data, positions, files
 
 
-def _read_text(path: Path, display: str, referenced_at: Optional[str] = None) -> str:
+def read_recipe_text(path: Path, display: str, referenced_at: Optional[str] = None) -> str:
+    """The text of the recipe file ``path`` (named ``display`` in messages; ``referenced_at``: the
+    ``file:line`` of the ``base:`` naming it). Raises ``zoo.UserError`` for a missing file, one
+    that is not a regular file or larger than ``MAX_RECIPE_BYTES``, or not UTF-8."""
     prefix = f"{referenced_at}: base file not found: " if referenced_at else "recipe not found: "
     at = f"{referenced_at}: " if referenced_at else ""
     try:
@@ -84,7 +87,7 @@ def _load_file(path: Path, display: str, stack: tuple, files: list, referenced_a
 
     ``stack`` holds ``(resolved path, display name)`` of the files naming this one (cycle check).
     """
-    text = _read_text(path, display, referenced_at)
+    text = read_recipe_text(path, display, referenced_at)
     data, positions = parse_document(text, display, in_file=True)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else value_kind(data)
