@@ -403,6 +403,17 @@ def two_plugins_one_name(ctx: Ctx) -> list:
     return plugin_recipe(ctx)
 
 
+def plugin_hanging_on_import(ctx: Ctx) -> list:
+    ctx.env["ZOO_PLUGIN_TIMEOUT"] = "2"
+    install_plugin(ctx, "acme_slow", "import time\ntime.sleep(600)\n" + PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
+def plugin_raising_keyboard_interrupt(ctx: Ctx) -> list:
+    install_plugin(ctx, "acme_ctrlc", "raise KeyboardInterrupt\n" + PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 LINE = r"r\.yaml:\d+"  # file:line in the recipe
@@ -555,6 +566,15 @@ CASES = [
          rf"task\.batch_size: expected int in \(0, 10000000\], got {10 ** 40} \(int\)$"),
     Case("epochs of 10**40", lambda c: ["run", c.edited("epochs: 1", f"epochs: {10 ** 40}"), "--dry-run"],
          rf"{LINE}: task\.epochs: expected int in \(0, 1000000\], got {10 ** 40} \(int\)$"),
+    Case("model name that lives in namespaces", lambda c: ["run", c.recipe(), "--dry-run", "model.name=resnet18"],
+         r"command line \(model\.name=resnet18\): model\.name: unknown model 'resnet18' "
+         r"\(did you mean 'timm/resnet18', 'torchvision/resnet18'\?\)"),
+    Case("plugin that hangs at import", plugin_hanging_on_import,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_slow' failed to load",
+         subprocess=True),
+    Case("plugin that raises KeyboardInterrupt at import", plugin_raising_keyboard_interrupt,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_ctrlc' failed to load",
+         subprocess=True),
 ]
 
 

@@ -393,7 +393,7 @@ class Registry:
                 raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)],
                                        self.failed_plugins)
         if entry is None:
-            raise UnknownNameError(self.kind, str(name), suggest(str(name), self._entries), self.failed_plugins)
+            raise UnknownNameError(self.kind, str(name), self._suggestions(str(name)), self.failed_plugins)
         if entry.conflicts:
             plugins = " and ".join(repr(p.plugin) for p in (entry.provenance,) + entry.conflicts)
             raise ConflictError(
@@ -401,6 +401,28 @@ class Registry:
                 f"uninstall one of them ('zoo plugins' shows which distribution ships each)"
             )
         return entry
+
+    def _suggestions(self, name: str, n: int = 3) -> list:
+        """Up to ``n`` registered names close to the unknown ``name``, across namespaces: the members
+        called exactly ``name`` (``resnet18`` -> ``timm/resnet18``, ``torchvision/resnet18``) if any,
+        else the close direct names, then the close members. Lists the namespaces' catalogs (an
+        error path: importing timm here is worth a right suggestion); one that fails is skipped."""
+        short = name.rsplit("/", 1)[-1]
+        members: dict = {}  # short name -> the namespaced names it has
+        for prefix, namespace in sorted(self._namespaces.items()):
+            try:
+                names = namespace.names()
+            except Exception:  # the catalog's library is missing or broken: no suggestions from it
+                continue
+            for member in names:
+                members.setdefault(member, []).append(f"{prefix}/{member}")
+        if short in members:
+            return members[short][:n]
+        close = suggest(name, self._entries, n)
+        # a namespace holds thousands of names: only near-misses (resnt34 -> resnet34) are worth naming
+        for member in difflib.get_close_matches(short, list(members), n=n, cutoff=0.8):
+            close.extend(m for m in members[member] if m not in close)
+        return close[:n]
 
     def create(self, name: str, **kwargs: Any) -> Any:
         """Build the component ``name`` with ``kwargs`` (the recipe section's other keys)."""
