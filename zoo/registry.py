@@ -28,6 +28,7 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+import math
 import re
 import sys
 from contextlib import contextmanager
@@ -444,7 +445,10 @@ class Registry:
 
 
 def _jsonable(value: Any) -> bool:
-    if value is None or isinstance(value, (str, int, float, bool)):
+    """Whether ``value`` can go into the catalog's JSON as it is (a NaN or infinity can't: not JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if value is None or isinstance(value, (str, int, bool)):
         return True
     if isinstance(value, (list, tuple)):
         return all(_jsonable(v) for v in value)

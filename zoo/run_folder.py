@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -78,15 +79,25 @@ def make_directory(folder: Path) -> Path:
 
 
 def json_text(value: Any) -> str:
-    """``value`` (a report) as indented JSON; paths become strings, tensors and arrays numbers or lists."""
-    return json.dumps(value, indent=2, default=_plain)
+    """``value`` (a report) as indented JSON that any reader accepts: paths become strings, tensors
+    and arrays numbers or lists, and a NaN or infinite float the string ``"nan"``, ``"inf"`` or
+    ``"-inf"`` (JSON has no such numbers; Python's ``NaN`` token is not JSON)."""
+    return json.dumps(_plain(value), indent=2, allow_nan=False)
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        return value.item()
+        return _plain(value.item())
     if hasattr(value, "tolist"):
-        return value.tolist()
+        return _plain(value.tolist())
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
