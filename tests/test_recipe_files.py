@@ -116,3 +116,14 @@ def test_read_bounded_reads_exactly_a_small_file(tmp_path):
         read_bounded(path, 2)
     with pytest.raises(FileNotFoundError):
         read_bounded(Path(tmp_path / "missing"), 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_listing_recipes_skips_what_is_not_a_regular_file(tmp_path):
+    from zoo.recipe_index import find_recipes
+
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "good.yaml").write_text("# a good recipe\n" + RECIPE)
+    os.mkfifo(tmp_path / "recipes" / "pipe.yaml")
+    found = within_seconds(5, lambda: find_recipes(cwd=tmp_path))
+    assert [(r["name"], r["summary"]) for r in found] == [("good", "a good recipe")]

@@ -4,8 +4,10 @@ Built-in and third-party plugins load the same way, through the ``zoo.plugins`` 
 group. Each entry point is loaded on its own (pluggy's ``load_setuptools_entrypoints`` stops at
 the first one that fails), validated against the hook specs, and its registration hooks are
 called one plugin at a time so that every entry records which plugin made it and a plugin that
-raises takes only itself down. A failure is a one-line warning on stderr and a ``failed`` row in
-``zoo plugins``; everything else keeps working.
+raises takes only itself down. Each of those steps (and the listing of a plugin's namespaces)
+runs contained (``zoo.plugin_containment``): bounded in time, whatever it raises charged to the
+plugin, its prints on stderr, interpreter state it changes put back. A failure is a one-line
+warning on stderr and a ``failed`` row in ``zoo plugins``; everything else keeps working.
 
 The lifecycle hooks (``zoo_run_start``, ``zoo_epoch_end``, ``zoo_run_end``) are called through
 pluggy (``pm.hook.<name>(...)``), so wrappers, ``tryfirst``/``trylast`` and ``specname`` work as
@@ -80,13 +82,13 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def failure_text(exc: Exception, step: str) -> str:
+def failure_text(exc: "TimedOut | Raised", step: str) -> str:
     """Why a plugin's loading ``step`` (``importing 'acme.plugin'``, ``zoo_register_models``) failed,
-    from what ``PluginManager.contained`` raised (``TimedOut`` or ``Raised``)."""
+    from what ``PluginManager.contained`` raised."""
     if isinstance(exc, TimedOut):
         return (f"{step} took longer than {exc.seconds:g} s and was given up (${TIMEOUT_VARIABLE} sets the "
                 f"bound; 'zoo list --refresh' tries again)")
-    return f"{step} raised {describe_exception(exc.error if isinstance(exc, Raised) else exc)}"
+    return f"{step} raised {describe_exception(exc.error)}"
 
 
 class PluginManager:
