@@ -341,6 +341,18 @@ def python_tag(ctx: Ctx) -> list:
     return ["run", recipe, "--dry-run"]
 
 
+def fifo_recipe(ctx: Ctx) -> list:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    os.mkfifo(ctx.tmp / "pipe.yaml")
+    return ["run", "pipe.yaml", "--dry-run"]
+
+
+def nothing_written(ctx: Ctx) -> None:
+    assert sorted(p.name for p in ctx.tmp.iterdir()) == ["r.yaml"]  # no runs/ either
+    assert not (ctx.tmp.parent.parent / "elsewhere").exists()  # where runs/a/../../../../elsewhere leads
+
+
 # -- plugins, installed for real (subprocess) ---------------------------------------------------
 
 PLUGIN_MODEL = '''
@@ -391,6 +403,17 @@ def two_plugins_one_name(ctx: Ctx) -> list:
     return plugin_recipe(ctx)
 
 
+def plugin_hanging_on_import(ctx: Ctx) -> list:
+    ctx.env["ZOO_PLUGIN_TIMEOUT"] = "2"
+    install_plugin(ctx, "acme_slow", "import time\ntime.sleep(600)\n" + PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
+def plugin_raising_keyboard_interrupt(ctx: Ctx) -> list:
+    install_plugin(ctx, "acme_ctrlc", "raise KeyboardInterrupt\n" + PLUGIN_MODEL)
+    return plugin_recipe(ctx)
+
+
 # -- the table ---------------------------------------------------------------------------------
 
 LINE = r"r\.yaml:\d+"  # file:line in the recipe
@@ -407,7 +430,7 @@ CASES = [
     Case("unknown factory key", lambda c: ["run", c.edited("lr: 0.003", "lrr: 0.003"), "--dry-run"],
          rf"{LINE}: optimizer\.lrr: unknown key for optimizer 'adam' \(did you mean 'lr'\?\); accepted: lr, "),
     Case("wrong value type", lambda c: ["run", c.edited("epochs: 1", "epochs: ten"), "--dry-run"],
-         rf"{LINE}: task\.epochs: expected int > 0, got 'ten' \(str\)"),
+         rf"{LINE}: task\.epochs: expected int in \(0, 1000000\], got 'ten' \(str\)"),
     Case("negative learning rate", lambda c: ["run", c.edited("lr: 0.003", "lr: -0.003"), "--dry-run"],
          rf"{LINE}: optimizer\.lr: expected float > 0, got -0\.003 \(float\)$"),
     Case("zero learning rate", lambda c: ["run", c.recipe(), "--dry-run", "optimizer.lr=0"],
@@ -415,11 +438,11 @@ CASES = [
     Case("negative weight decay", lambda c: ["run", c.edited("lr: 0.003", "lr: 0.003, weight_decay: -1"), "--dry-run"],
          rf"{LINE}: optimizer\.weight_decay: expected float >= 0, got -1 \(int\)$"),
     Case("zero batch size", lambda c: ["run", c.edited("batch_size: 64", "batch_size: 0"), "--dry-run"],
-         rf"{LINE}: task\.batch_size: expected int > 0, got 0 \(int\)$"),
+         rf"{LINE}: task\.batch_size: expected int in \(0, 10000000\], got 0 \(int\)$"),
     Case("zero epochs", lambda c: ["run", c.edited("epochs: 1", "epochs: 0"), "--dry-run"],
-         rf"{LINE}: task\.epochs: expected int > 0, got 0 \(int\)$"),
+         rf"{LINE}: task\.epochs: expected int in \(0, 1000000\], got 0 \(int\)$"),
     Case("negative epochs", lambda c: ["run", c.recipe(), "--dry-run", "task.epochs=-5"],
-         r"command line \(task\.epochs=-5\): task\.epochs: expected int > 0, got -5 \(int\)$"),
+         r"command line \(task\.epochs=-5\): task\.epochs: expected int in \(0, 1000000\], got -5 \(int\)$"),
     Case("valid_fraction above 1", lambda c: ["run", c.edited("plots: false", "plots: false, valid_fraction: 1.5"),
                                               "--dry-run"],
          rf"{LINE}: task\.valid_fraction: expected float in \(0, 1\), got 1\.5 \(float\)$"),
@@ -472,10 +495,12 @@ CASES = [
          rf"{LINE}: model 'acme/imagenet_head' gives outputs of shape \(4, 1000\) but the data has 10 classes"),
     # checkpoints and weights
     Case("checkpoint of another architecture (eval)", lambda c: eval_with(c, unchanged, "model.hidden=[16, 16]"),
-         r"run/checkpoints/best\.pt: its weights do not fit model 'mlp' as .*recipe\.yaml:\d+ builds it now "
+         r"run/checkpoints/best\.pt: its weights do not fit model 'mlp' as .*recipe\.yaml:\d+ "
+         r"\(with model\.hidden=\[16, 16\] from the command line\) builds it now "
          r"\(shapes differ: fc1\.weight \(32, 64\) in the file, \(16, 64\) in the model.*; missing from the file: fc3"),
     Case("checkpoint of another architecture (resume)", lambda c: resume_with(c, "last.pt", unchanged, "model.hidden=[8]"),
-         r"--resume .*run: checkpoints/last\.pt does not fit model 'mlp' as .*recipe\.yaml:\d+ builds it now "
+         r"--resume .*run: checkpoints/last\.pt does not fit model 'mlp' as .*recipe\.yaml:\d+ "
+         r"\(with model\.hidden=\[8\] from the command line\) builds it now "
          r"\(shapes differ: fc1\.weight \(32, 64\) in the file, \(8, 64\) in the model",
          after=recipe_untouched),
     Case("weights file of another architecture", other_architecture_weights,
@@ -522,6 +547,33 @@ CASES = [
     Case("two plugins registering one name", two_plugins_one_name,
          r"r\.yaml:\d+: model\.name: model 'acme/net' is registered by plugins "
          r"('acme_one' and 'acme_two'|'acme_two' and 'acme_one'); uninstall one of them",
+         subprocess=True),
+    # -- issue 19: recipes, command line, plugins, catalog
+    Case("base: /dev/zero", lambda c: ["run", c.recipe("base: /dev/zero\n" + RECIPE), "--dry-run"],
+         rf"{LINE}: /dev/zero: is a character device, not a recipe file \(a recipe is a regular file\)$"),
+    Case("recipe that is a FIFO", fifo_recipe, r"^pipe\.yaml: is a FIFO \(named pipe\), not a recipe file"),
+    Case("recipe name that leads out of runs/", lambda c: ["run", c.recipe(), "name=a/../../../../elsewhere"],
+         r"command line \(name=a/\.\./\.\./\.\./\.\./elsewhere\): name: 'a/\.\./\.\./\.\./\.\./elsewhere' is not a "
+         r"valid recipe name .*it names the run's folder under runs/", after=nothing_written),
+    Case("seed too large for 64 bits", lambda c: ["run", c.edited("seed: 0", f"seed: {10 ** 40}"), "--dry-run"],
+         rf"{LINE}: seed: expected an int from 0 to 2\*\*63 - 1, got {10 ** 40} \(int\)$"),
+    Case("infinite learning rate", lambda c: ["run", c.recipe(), "--dry-run", "optimizer.lr=.inf"],
+         r"command line \(optimizer\.lr=\.inf\): optimizer\.lr: expected float > 0, got inf \(float\): "
+         r"input should be a finite number$"),
+    Case("learning rate of 1e400", lambda c: ["run", c.edited("lr: 0.003", "lr: 1e400"), "--dry-run"],
+         rf"{LINE}: optimizer\.lr: expected float > 0, got inf \(float\): input should be a finite number$"),
+    Case("batch size of 10**40", lambda c: ["run", c.recipe(), "--dry-run", f"task.batch_size={10 ** 40}"],
+         rf"task\.batch_size: expected int in \(0, 10000000\], got {10 ** 40} \(int\)$"),
+    Case("epochs of 10**40", lambda c: ["run", c.edited("epochs: 1", f"epochs: {10 ** 40}"), "--dry-run"],
+         rf"{LINE}: task\.epochs: expected int in \(0, 1000000\], got {10 ** 40} \(int\)$"),
+    Case("model name that lives in namespaces", lambda c: ["run", c.recipe(), "--dry-run", "model.name=resnet18"],
+         r"command line \(model\.name=resnet18\): model\.name: unknown model 'resnet18' "
+         r"\(did you mean 'timm/resnet18', 'torchvision/resnet18'\?\)"),
+    Case("plugin that hangs at import", plugin_hanging_on_import,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_slow' failed to load",
+         subprocess=True),
+    Case("plugin that raises KeyboardInterrupt at import", plugin_raising_keyboard_interrupt,
+         r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_ctrlc' failed to load",
          subprocess=True),
 ]
 

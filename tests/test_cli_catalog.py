@@ -134,7 +134,7 @@ def test_info_writes_types_with_their_bounds_and_defaults_as_a_recipe_would(zoo_
     assert "  betas: tuple[float in [0, 1), float in [0, 1)] = [0.9, 0.999]\n" in out
     assert "  amsgrad: bool = false\n" in out
     out = zoo_cli("info", "task", "classification").stdout
-    assert "  eval_batch_size: int > 0 or null = null\n" in out
+    assert "  eval_batch_size: int in (0, 10000000] or null = null\n" in out
     assert "  amp: one of 'off', 'bf16', 'fp16' = 'off'\n" in out
     assert "sections: data, model, loss, optimizer\noptional sections: scheduler\n" in out
     assert "checkpoints: resume checkpoints/last.pt, best checkpoints/best.pt\n" in out
@@ -200,3 +200,53 @@ def test_recipes_are_listed_from_the_working_folder(tmp_path, zoo_cli):
     assert "_partial" not in rows
     shown = zoo_cli("info", "recipe", "mine", cwd=tmp_path)
     assert "task: {name: classification}" in shown.stdout
+
+
+WRONG_SHAPES = {
+    "a string where the entries list belongs": lambda c: c["entries"].update(models="mlp"),
+    "an entry with no name": lambda c: c["entries"]["models"][0].pop("name"),
+    "plugins: [5, null]": lambda c: c.update(plugins=[5, None]),
+    "a number as a summary": lambda c: c["entries"]["models"][0].update(summary=5),
+    "a plugin of an unknown status": lambda c: c["plugins"][0].update(status="maybe"),
+    "recipe_dirs as a string": lambda c: c.update(recipe_dirs="recipes"),
+    "entries missing": lambda c: c.pop("entries"),
+}
+
+
+@pytest.mark.parametrize("spoil", WRONG_SHAPES.values(), ids=WRONG_SHAPES.keys())
+def test_a_cache_of_valid_json_with_wrong_types_is_rebuilt(isolated_cache, capsys, spoil):
+    """The README promises a corrupt cache is never fatal: valid JSON of the wrong shape is corrupt too
+    (it used to crash every later call, or list nothing)."""
+    from zoo import catalog
+    from zoo.cli import main
+
+    assert main(["list", "models", "--json"]) == 0
+    good = json.loads(capsys.readouterr().out)
+    path = catalog.cache_path()
+    spoilt = json.loads(path.read_text())
+    spoil(spoilt)  # the fingerprint still matches this environment
+    path.write_text(json.dumps(spoilt))
+    assert catalog.read(path) is None
+    assert main(["list", "models", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == good and err == ""
+    assert catalog.read(path) is not None  # rebuilt and written again
+
+
+def test_summaries_and_errors_from_plugins_reach_the_terminal_without_escape_sequences(isolated_cache, capsys):
+    from tests.conftest import register_in_process
+    from zoo.cli import main
+
+    register_in_process("models", "acme/sneaky", lambda num_classes=10: None, plugin="acme\x1b]0;owned\x07")
+    from zoo.plugins import get_manager
+
+    get_manager().registries.models.get("acme/sneaky").summary = "Clears your screen\x1b[2J\x1b[31m red"
+    assert main(["list", "models", "acme/*", "--refresh"]) == 0
+    out, _ = capsys.readouterr()
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Clears your screen\\x1b[2J\\x1b[31m red" in out
+    assert main(["list", "models", "acme/*", "--json"]) == 0  # JSON escapes them its own way
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["summary"] == "Clears your screen\x1b[2J\x1b[31m red"
+    assert main(["plugins"]) == 0
+    assert "\x1b" not in capsys.readouterr().out

@@ -157,7 +157,7 @@ def test_entry_point_plugins_load_and_a_broken_import_is_isolated(tmp_path, zoo_
     assert "goodpkg/net" in result.stdout and "A net from goodpkg" in result.stdout
     warnings = [line for line in result.stderr.splitlines() if "badpkg" in line]
     assert len(warnings) == 1
-    assert warnings[0].startswith("zoo: warning: plugin 'badpkg' failed: failed to import 'badpkg.plugin'")
+    assert warnings[0].startswith("zoo: warning: plugin 'badpkg' failed: importing 'badpkg.plugin' raised")
     assert "ModuleNotFoundError" in warnings[0]
     assert "Traceback" not in result.stderr
 

@@ -69,6 +69,29 @@ def test_unknown_name_suggests_closest():
         reg.get("zzzzzz")
 
 
+def test_unknown_name_suggests_namesakes_across_namespaces():
+    """``model.name=resnet18`` suggested 'densenet121'; the right answers live in the namespaces."""
+    reg = make()
+    for name in ["densenet121", "mlp"]:
+        reg.register(name, lambda: None)
+    reg.register_namespace("timm", lambda name: name, lister=lambda: ["resnet18", "resnet18d", "resnet34"])
+    reg.register_namespace("torchvision", lambda name: name, lister=lambda: ["resnet18", "vgg19"])
+
+    def broken():
+        raise ImportError("no module named 'acme_catalog'")
+
+    reg.register_namespace("acme", lambda name: name, lister=broken)  # skipped, not fatal
+    messages = {}
+    for wanted in ["resnet18", "timn/resnet18", "resnt34", "densenet12"]:
+        with pytest.raises(UnknownNameError) as info:
+            reg.get(wanted)
+        messages[wanted] = info.value.suggestions
+    assert messages["resnet18"] == ["timm/resnet18", "torchvision/resnet18"]
+    assert messages["timn/resnet18"] == ["timm/resnet18", "torchvision/resnet18"]
+    assert messages["resnt34"][0] == "timm/resnet34"  # the closest first
+    assert messages["densenet12"][0] == "densenet121"  # a close direct name before close members
+
+
 def test_glob_listing():
     reg = make()
     for name in ["resnet18", "resnet34", "densenet121"]:

@@ -229,6 +229,49 @@ def test_constraint_errors_say_which_constraint(tmp_path):
     assert message == f"{path}:1: model.width: expected int >= 1, got 0 (int)"
 
 
+@pytest.mark.parametrize("value", [".inf", "-.inf", "1e400", ".nan", "[0.9, .inf]"])
+def test_floats_are_finite(tmp_path, value):
+    """``lr: .inf`` or ``1e400`` (which YAML reads as inf) is refused like ``.nan``: a float is finite."""
+    if "[" in value:  # inside a container: the item at fault is named
+        _, recipe = recipe_file(tmp_path, f"optimizer: {{name: adam, betas: {value}}}\n")
+        optimizers = Registry("optimizers")
+        optimizers.register("adam", adam_like)
+        message = failure(lambda: validate_section(recipe, "optimizer", optimizers.get("adam"), supplied=("params",)))
+        assert message.endswith("item 1: input should be a finite number, got inf")
+        return
+    _, recipe = recipe_file(tmp_path, "optimizer: {name: sgd, lr: 0.1}\n", [f"optimizer.lr={value}"])
+    message = failure(lambda: validate_section(recipe, "optimizer", OPTIMIZERS.get("sgd"), supplied=("params",)))
+    assert message.startswith(f"command line (optimizer.lr={value}): optimizer.lr: expected float, got ")
+    assert message.endswith(": input should be a finite number")
+
+
+def test_a_factory_may_accept_infinity(tmp_path):
+    from pydantic import AllowInfNan
+
+    def clip(params, max_norm: Annotated[float, AllowInfNan(True)] = 1.0):
+        return None
+
+    optimizers = Registry("optimizers")
+    optimizers.register("clip", clip)
+    _, recipe = recipe_file(tmp_path, "optimizer: {name: clip, max_norm: .inf}\n")
+    assert validate_section(recipe, "optimizer", optimizers.get("clip"), supplied=("params",)) == {
+        "max_norm": float("inf")}
+
+
+def test_integers_beyond_64_bits_are_refused(tmp_path):
+    """torch and numpy hold 64-bit integers: 10**40 anywhere in a value is a user's mistake, not a crash."""
+    path, recipe = recipe_file(tmp_path, f"model: {{name: cnn, num_classes: {10 ** 40}}}\n")
+    message = failure(lambda: validate_section(recipe, "model", MODELS.get("cnn")))
+    assert message == (f"{path}:1: model.num_classes: expected int, got {10 ** 40} (int): it does not fit in "
+                       f"64 bits (integers lie in [-2**63, 2**63 - 1])")
+    path, recipe = recipe_file(tmp_path, f"data:\n  name: imagefolder\n  root: d\n"
+                                         f"  augment: [hflip, {{rotate: {2 ** 70}}}]\n")
+    message = failure(lambda: validate_section(recipe, "data", DATASETS.get("imagefolder")))
+    assert message.startswith(f"{path}:4: data.augment: expected list[str or dict], got ")
+    assert message.endswith(f"(list): item 1.rotate: {2 ** 70} does not fit in 64 bits "
+                            f"(integers lie in [-2**63, 2**63 - 1])")
+
+
 Unit = Annotated[float, Ge(0), Lt(1)]
 
 
@@ -336,10 +379,26 @@ def test_shape_unknown_top_level_key(tmp_path):
                        f"allowed: {', '.join(TOP_LEVEL)}")
 
 
-@pytest.mark.parametrize("seed, shown", [("abc", "'abc' (str)"), ("true", "True (bool)"), ("1.5", "1.5 (float)")])
-def test_shape_seed_must_be_an_int(tmp_path, seed, shown):
+@pytest.mark.parametrize("seed, shown", [("abc", "'abc' (str)"), ("true", "True (bool)"), ("1.5", "1.5 (float)"),
+                                         (str(10 ** 40), f"{10 ** 40} (int)"), (str(2 ** 63), f"{2 ** 63} (int)"),
+                                         ("-1", "-1 (int)")])
+def test_shape_seed_must_be_an_int_of_63_bits(tmp_path, seed, shown):
+    """torch.manual_seed overflows past 64 bits (and its generators add the epoch): refused here, exit 2."""
     path, recipe = recipe_file(tmp_path, f"name: r\nseed: {seed}\n")
-    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)) == f"{path}:2: seed: expected int, got {shown}"
+    assert failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL)) == (
+        f"{path}:2: seed: expected an int from 0 to 2**63 - 1, got {shown}")
+    _, recipe = recipe_file(tmp_path, f"name: r\nseed: {2 ** 63 - 1}\n")
+    validate_recipe_shape(recipe, TOP_LEVEL)
+
+
+@pytest.mark.parametrize("name", ["a/../../../../elsewhere", "..", "a/./b", "a//b", "a/"])
+def test_shape_name_is_a_folder_name_not_a_path(tmp_path, name):
+    path, recipe = recipe_file(tmp_path, f"seed: 1\nname: '{name}'\n")
+    message = failure(lambda: validate_recipe_shape(recipe, TOP_LEVEL))
+    assert message.startswith(f"{path}:2: name: {name!r} is not a valid recipe name")
+    assert "it names the run's folder under runs/" in message
+    _, recipe = recipe_file(tmp_path, "seed: 1\nname: acme/quick.v2\n")  # the namespaced form
+    validate_recipe_shape(recipe, TOP_LEVEL)
 
 
 def test_shape_name_must_be_valid(tmp_path):

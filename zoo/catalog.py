@@ -14,7 +14,8 @@ filled. The file is valid while its *fingerprint* matches the environment:
 
 Computing it reads metadata and stats files; it never imports a plugin, torch or a catalog.
 The file is written atomically (temporary file, fsync, rename); a missing, stale or corrupt
-cache is rebuilt, never fatal.
+cache is rebuilt, never fatal: reading checks its whole shape (with pydantic's engine), so valid
+JSON holding the wrong types counts as corrupt too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any, Optional
 
 from zoo._version import __version__
 from zoo.atomic import write_text
+from zoo.bounded_read import read_bounded
 
 FORMAT = 1
 ENTRY_POINT_GROUP = "zoo.plugins"
@@ -112,37 +114,67 @@ def fingerprint() -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
+MAX_CACHE_BYTES = 64 << 20  # timm's 1,300 names take well under 1 MiB
+
+
+def _shape() -> Any:
+    """A pydantic-core validator of the cache file's shape, which is what ``build`` writes.
+
+    pydantic's engine without pydantic's Python layer: importing it and building this takes a few
+    milliseconds, so reading the cache stays instant. Strict: no conversions (``"5"`` is not 5).
+    """
+    from pydantic_core import SchemaValidator, core_schema as cs
+
+    def fields(**schemas: Any) -> Any:
+        return cs.typed_dict_schema({k: cs.typed_dict_field(v) for k, v in schemas.items()}, strict=True)
+
+    text, optional = cs.str_schema(), cs.nullable_schema(cs.str_schema())
+    entry = fields(name=text, kind=text, summary=text, plugin=optional, distribution=optional, version=optional,
+                   tags=cs.list_schema(text), metadata=cs.dict_schema(text, cs.any_schema()))
+    plugin = fields(name=text, module=text, distribution=optional, version=optional,
+                    status=cs.literal_schema(["loaded", "failed"]), error=optional, hooks=cs.list_schema(text),
+                    counts=cs.dict_schema(text, cs.int_schema()))
+    catalog = fields(format=cs.literal_schema([FORMAT]), zoo=text, fingerprint=text,
+                     entries=cs.dict_schema(text, cs.list_schema(entry)), plugins=cs.list_schema(plugin),
+                     recipe_dirs=cs.list_schema(cs.tuple_schema([text, text])))
+    return SchemaValidator(catalog)
+
+
 def read(path: Optional[Path] = None) -> Optional[dict]:
-    """The cached catalog if it exists, parses and matches this environment; else None."""
+    """The cached catalog if it exists, has the shape ``build`` writes (checked strictly with
+    pydantic-core: a string where a list belongs, an entry without a name, ``plugins: [5, null]``
+    are all a mismatch) and matches this environment; else None, and the caller rebuilds it."""
+    from pydantic_core import ValidationError
+
     path = path or cache_path()
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+        raw = read_bounded(path, MAX_CACHE_BYTES)
+    except OSError:  # missing, unreadable, a FIFO or a device, too large
         return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    try:
+        data = _shape().validate_json(raw, strict=True)
+    except ValidationError:  # not JSON, or JSON of another shape
         return None
-    if data.get("fingerprint") != fingerprint():
-        return None
-    if not isinstance(data.get("entries"), dict) or not isinstance(data.get("plugins"), list):
+    if data["fingerprint"] != fingerprint():
         return None
     return data
 
 
 def build(manager: Any) -> dict:
     """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
-    from zoo.plugins import describe_exception, warn
+    from zoo.plugin_containment import Raised, TimedOut
+    from zoo.plugins import failure_text, warn
 
     registries = manager.registries
     entries = {}
     for registry in registries:
         described = [_with_summary(e).describe() for e in registry.entries(expand=False)]
         for namespace in registry.namespaces.values():
-            try:
-                names = namespace.names()
-            except Exception as exc:  # the catalog's library is missing or broken
+            try:  # imports the catalog's library: bounded, its prints on stderr
+                names = manager.contained(namespace.names, namespace.provenance.plugin)
+            except (TimedOut, Raised) as exc:  # the catalog's library is missing, broken or hangs
                 info = manager.plugins.get(namespace.provenance.plugin)
-                message = f"could not list {namespace.prefix}/*: {describe_exception(exc)}"
+                message = failure_text(exc, f"listing {namespace.prefix}/*")
                 if info is not None:
                     info.status, info.error = "failed", message
                 if not manager.quiet:

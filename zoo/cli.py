@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 from zoo._version import __version__
 from zoo.errors import Interrupted, RunFailure, UserError
 from zoo.kinds import KINDS, LISTABLE
+from zoo.type_text import printable
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -37,6 +38,8 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="zoo",
         description="A plugin-based model zoo for PyTorch: list components, run YAML recipes.",
+        epilog=examples(EXAMPLES["zoo"]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -79,7 +82,65 @@ def build_parser() -> ArgumentParser:
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
+    for name, command in commands.choices.items():  # --debug is accepted after the command too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show tracebacks for errors")
+        if name in EXAMPLES:
+            command.epilog = examples(EXAMPLES[name])
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+# Shown by --help: what a user types, and what it does. Each parses with build_parser (a test checks).
+EXAMPLES = {
+    "zoo": [
+        ("zoo run recipes/quickstart.yaml", "train the quickstart recipe, test it, leave a run folder"),
+        ("zoo run quickstart task.epochs=2 --dry-run", "check a recipe with an override; train nothing"),
+        ("zoo list models 'resnet*'", "find components by name (models, datasets, losses, ...)"),
+        ("zoo info model timm/resnet18", "a component's recipe keys, types, defaults and docs"),
+        ("zoo eval runs/quickstart/20250101-120000", "test a finished run's best checkpoint again"),
+        ("zoo predict runs/quickstart/20250101-120000 digit.png", "classify your own images"),
+    ],
+    "list": [
+        ("zoo list models", "every model, from the catalog cache"),
+        ("zoo list models 'resnet*'", "a glob on names (also inside namespaces: timm/resnet18)"),
+        ("zoo list recipes", "recipes in ./recipes and those plugins ship"),
+        ("zoo list datasets --json", "as JSON objects"),
+    ],
+    "info": [
+        ("zoo info model timm/resnet18", "parameters with defaults: the keys a recipe's model: section takes"),
+        ("zoo info model densenet121 freeze=features", "parameter counts as the recipe would build it"),
+        ("zoo info task classification", "the task's options, sections and checkpoints"),
+        ("zoo info recipe quickstart", "a recipe's file and text"),
+    ],
+    "run": [
+        ("zoo run recipes/quickstart.yaml", "train, keep the best checkpoint, test, report"),
+        ("zoo run quickstart optimizer.lr=0.01 task.epochs=2", "override any key (values are YAML)"),
+        ("zoo run quickstart --dry-run", "check names, keys, data and one batch; print the resolved recipe"),
+        ("zoo run quickstart --output runs/try1", "into a folder of your choice (new or empty)"),
+        ("zoo run --resume runs/quickstart/20250101-120000", "continue a stopped run from its last checkpoint"),
+    ],
+    "eval": [
+        ("zoo eval runs/quickstart/20250101-120000", "test the run's best checkpoint again"),
+        ("zoo eval runs/quickstart/20250101-120000 data.root=other_folder", "on other data (any recipe key)"),
+        ("zoo eval runs/quickstart/20250101-120000 --json", "the evaluation as JSON"),
+    ],
+    "predict": [
+        ("zoo predict runs/quickstart/20250101-120000 digit.png photo.jpg", "the top classes of each image"),
+        ("zoo predict runs/quickstart/20250101-120000 digit.png --top-k 1 --json", "the best class, as JSON"),
+    ],
+    "plugins": [
+        ("zoo plugins", "each plugin: distribution, version, what it adds, or why it failed"),
+        ("zoo plugins --json", "as JSON objects"),
+    ],
+}
+
+
+def examples(rows: list) -> str:
+    """The ``examples:`` block of a ``--help``: each command line with what it does beside it."""
+    width = max(len(command) for command, _ in rows)
+    lines = [f"  {command.ljust(width)}  # {what}" for command, what in rows]
+    return "examples:\n" + "\n".join(lines) + "\n\nAdd --debug anywhere on the line to see an error's traceback."
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -158,8 +219,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks turned into spaces: an error is always one line on stderr."""
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+    """``text`` with its line breaks turned into spaces and other unprintable characters escaped
+    (``\\x1b``): an error is always one line on stderr, and sends the terminal no escape sequence."""
+    return printable(" ".join(text.split()) if "\n" in text or "\r" in text else text)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Built-in and third-party plugins load the same way, through the ``zoo.plugins`` 
 group. Each entry point is loaded on its own (pluggy's ``load_setuptools_entrypoints`` stops at
 the first one that fails), validated against the hook specs, and its registration hooks are
 called one plugin at a time so that every entry records which plugin made it and a plugin that
-raises takes only itself down. A failure is a one-line warning on stderr and a ``failed`` row in
-``zoo plugins``; everything else keeps working.
+raises takes only itself down. Each of those steps (and the listing of a plugin's namespaces)
+runs contained (``zoo.plugin_containment``): bounded in time, whatever it raises charged to the
+plugin, its prints on stderr, interpreter state it changes put back. A failure is a one-line
+warning on stderr and a ``failed`` row in ``zoo plugins``; everything else keeps working.
 
 The lifecycle hooks (``zoo_run_start``, ``zoo_epoch_end``, ``zoo_run_end``) are called through
 pluggy (``pm.hook.<name>(...)``), so wrappers, ``tryfirst``/``trylast`` and ``specname`` work as
@@ -20,7 +22,7 @@ import difflib
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pluggy
 
@@ -28,7 +30,9 @@ from zoo import hookspecs
 from zoo.hook_guards import guard
 from zoo.kinds import KINDS
 from zoo.markers import PROJECT
+from zoo.plugin_containment import TIMEOUT_VARIABLE, Raised, TimedOut, contained
 from zoo.registry import Provenance, Registries
+from zoo.type_text import printable
 
 ENTRY_POINT_GROUP = "zoo.plugins"
 # The hooks zoo calls one plugin at a time (each entry, each recipe folder records its plugin):
@@ -67,14 +71,24 @@ class PluginInfo:
 
 
 def warn(message: str) -> None:
-    """Print one ``zoo: warning: ...`` line on stderr."""
-    print(f"zoo: warning: {message}", file=sys.stderr)
+    """Print one ``zoo: warning: ...`` line on stderr (unprintable characters, such as a plugin's
+    terminal escape sequences, shown escaped)."""
+    print(f"zoo: warning: {printable(message)}", file=sys.stderr)
 
 
 def describe_exception(exc: BaseException) -> str:
     """``ExcType: message`` on one line."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def failure_text(exc: "TimedOut | Raised", step: str) -> str:
+    """Why a plugin's loading ``step`` (``importing 'acme.plugin'``, ``zoo_register_models``) failed,
+    from what ``PluginManager.contained`` raised."""
+    if isinstance(exc, TimedOut):
+        return (f"{step} took longer than {exc.seconds:g} s and was given up (${TIMEOUT_VARIABLE} sets the "
+                f"bound; 'zoo list --refresh' tries again)")
+    return f"{step} raised {describe_exception(exc.error)}"
 
 
 class PluginManager:
@@ -117,14 +131,22 @@ class PluginManager:
                 self.plugins[f"{ep.name} ({info.distribution})"] = info
                 continue
             try:
-                obj = ep.load()
-            except BaseException as exc:  # a plugin's import may raise anything, SystemExit too
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
+                obj = self.contained(ep.load, ep.name)
+            except (TimedOut, Raised) as exc:  # a plugin's import may raise anything, SystemExit too
                 self.plugins[ep.name] = info
-                self._fail(info, f"failed to import {ep.value!r}: {describe_exception(exc)}", register=False)
+                self._fail(info, failure_text(exc, f"importing {ep.value!r}"), register=False)
                 continue
             self.add(obj, info)
+
+    def contained(self, call: Callable[[], Any], plugin: str) -> Any:
+        """``call()`` run as the plugin ``plugin``'s loading code (``zoo.plugin_containment.contained``):
+        bounded in time, its prints on stderr, interpreter state it changed put back (with a warning).
+        Raises ``TimedOut`` or ``Raised``."""
+        return contained(call, plugin=plugin, report=self._warn)
+
+    def _warn(self, message: str) -> None:
+        if not self.quiet:
+            warn(message)
 
     def register(self, obj: Any, name: str, *, distribution: str = None, version: str = None) -> PluginInfo:
         """Register a plugin object directly (tests, embedding); same validation as entry points."""
@@ -220,9 +242,9 @@ class PluginManager:
                 before = len(registry) + len(registry.namespaces)
                 try:
                     with registry.contributing(info.provenance):
-                        call_impl(impl, registry=registry)
-                except Exception as exc:
-                    self._fail(info, f"{kind.hook} raised {describe_exception(exc)}")
+                        self.contained(lambda: call_impl(impl, registry=registry), info.name)
+                except (TimedOut, Raised) as exc:
+                    self._fail(info, failure_text(exc, kind.hook))
                     continue
                 added = len(registry) + len(registry.namespaces) - before
                 info.counts[kind.registry] = info.counts.get(kind.registry, 0) + added
@@ -236,11 +258,11 @@ class PluginManager:
         found = []
         for impl in self._one_at_a_time("zoo_recipe_dirs"):
             try:
-                dirs = call_impl(impl)
-            except Exception as exc:
+                dirs = self.contained(lambda: call_impl(impl), impl.plugin_name)
+            except (TimedOut, Raised) as exc:
                 info = self.plugins.get(impl.plugin_name)
                 if info is not None:
-                    self._fail(info, f"zoo_recipe_dirs raised {describe_exception(exc)}")
+                    self._fail(info, failure_text(exc, "zoo_recipe_dirs"))
                 continue
             found.extend((impl.plugin_name, str(d)) for d in dirs or ())
         return found

@@ -29,6 +29,7 @@ __all__ = ["Recipe", "load_recipe", "dump_value", "TOP_LEVEL_KEYS"]
 _WRITE_ORDER = tuple(k for k in TOP_LEVEL_KEYS if k != "base")
 
 PathLike = Union[str, "os.PathLike[str]"]
+_OVERRIDDEN = COMMAND_LINE + " ("  # how the position of a key an override set begins
 
 
 class Recipe:
@@ -72,14 +73,25 @@ class Recipe:
         """``"recipes/r.yaml:12"`` for the key ``path`` (a tuple such as ``("optimizer", "lr")``).
 
         The nearest ancestor written somewhere answers for a key that was not (a default, or a
-        key inside an override's value); an override answers ``command line (KEY=VALUE)``.
+        key inside an override's value); an override answers ``command line (KEY=VALUE)``. A
+        section written in a file that overrides changed inside says so: ``run/recipe.yaml:13
+        (with model.hidden=[16, 16] from the command line)``, so a message about the section as
+        built now does not blame the file alone.
         """
-        return position_of(self._positions, path)
+        path = tuple(path)
+        place = position_of(self._positions, path)
+        if not path or place.startswith(_OVERRIDDEN):
+            return place
+        inside = [p[len(_OVERRIDDEN):-1] for k, p in self._positions.items()
+                  if len(k) > len(path) and k[:len(path)] == path and p.startswith(_OVERRIDDEN)]
+        if not inside:
+            return place
+        return f"{place} (with {', '.join(dict.fromkeys(inside))} from the command line)"
 
     def set_on_command_line(self, path: Sequence) -> bool:
         """Whether the value at ``path`` came from a command-line override (itself, or a mapping
         holding it: ``optimizer={...}`` sets every key of the section)."""
-        return self.where(path).startswith(COMMAND_LINE + " (")
+        return self.where(path).startswith(_OVERRIDDEN)
 
     def section(self, name: str) -> dict:
         """A copy of the section ``name`` (``{}`` when it is absent or null)."""

@@ -5,6 +5,8 @@ under the recipe: mappings merge key by key, lists and scalars replace, and a la
 over an earlier one. A base's ``name`` is not inherited: a recipe without ``name`` is named after
 its own file. A base may have bases; a cycle is an error naming the chain. Every error is a
 one-line ``zoo.UserError`` naming the file (and the line of the ``base:`` that named it).
+A recipe file, and each base, is a regular file of at most ``MAX_RECIPE_BYTES`` (1 MiB): a FIFO,
+a device (``/dev/zero``) or a larger file is refused without reading it through.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from zoo.bounded_read import NotRegularFile, TooLarge, read_bounded
 from zoo.errors import UserError
 from zoo.recipe_positions import KeyPath, drop_under
 from zoo.recipe_yaml import parse_document, value_kind
 
-__all__ = ["display_path", "read_recipe_file", "resolve_bases"]
+__all__ = ["MAX_RECIPE_BYTES", "display_path", "read_recipe_file", "read_recipe_text", "resolve_bases"]
+
+MAX_RECIPE_BYTES = 1 << 20  # a recipe (or a base) is a regular file of at most 1 MiB
 
 
 def display_path(path: Path) -> str:
@@ -52,17 +57,24 @@ def resolve_bases(data: dict, path: Optional[Path]) -> tuple:
     return data, positions, files
 
 
-def _read_text(path: Path, display: str, referenced_at: Optional[str] = None) -> str:
+def read_recipe_text(path: Path, display: str, referenced_at: Optional[str] = None) -> str:
+    """The text of the recipe file ``path`` (named ``display`` in messages; ``referenced_at``: the
+    ``file:line`` of the ``base:`` naming it). Raises ``zoo.UserError`` for a missing file, one
+    that is not a regular file or larger than ``MAX_RECIPE_BYTES``, or not UTF-8."""
     prefix = f"{referenced_at}: base file not found: " if referenced_at else "recipe not found: "
+    at = f"{referenced_at}: " if referenced_at else ""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_RECIPE_BYTES)
     except FileNotFoundError:
         raise UserError(f"{prefix}{display}") from None
-    except IsADirectoryError:
-        at = f"{referenced_at}: " if referenced_at else ""
-        raise UserError(f"{at}{display}: is a folder, not a recipe file") from None
+    except NotRegularFile as exc:
+        what = "is a folder" if exc.what == "a folder" else f"is {exc.what}"
+        raise UserError(f"{at}{display}: {what}, not a recipe file (a recipe is a regular file)") from None
+    except TooLarge:
+        raise UserError(f"{at}{display}: larger than {MAX_RECIPE_BYTES >> 20} MiB, the most a recipe "
+                        f"file may hold") from None
     except OSError as exc:
-        raise UserError(f"{display}: cannot read: {exc.strerror or exc}") from None
+        raise UserError(f"{at}{display}: cannot read: {exc.strerror or exc}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -70,13 +82,12 @@ def _read_text(path: Path, display: str, referenced_at: Optional[str] = None) ->
         raise UserError(f"{display}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
 
 
-
 def _load_file(path: Path, display: str, stack: tuple, files: list, referenced_at: Optional[str] = None) -> tuple:
     """Read ``path`` and its bases; return ``(merged data, positions)``.
 
     ``stack`` holds ``(resolved path, display name)`` of the files naming this one (cycle check).
     """
-    text = _read_text(path, display, referenced_at)
+    text = read_recipe_text(path, display, referenced_at)
     data, positions = parse_document(text, display, in_file=True)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else value_kind(data)

@@ -19,7 +19,7 @@ def summary_of(path: Path) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             for _ in range(20):
-                line = f.readline()
+                line = f.readline(4096)
                 if not line:
                     break
                 stripped = line.strip()
@@ -33,7 +33,8 @@ def summary_of(path: Path) -> str:
 
 
 def find_recipes(plugin_dirs: Iterable = (), cwd: Optional[Path] = None) -> list:
-    """Recipes as dicts ``{name, kind, path, summary, plugin, tags}``, local ones first.
+    """Recipes as dicts ``{name, kind, path, summary, plugin, tags}``, local ones first (regular
+    files only: a FIFO or a device named ``x.yaml`` is not opened).
 
     ``plugin_dirs`` holds ``(plugin name, folder)`` pairs from the ``zoo_recipe_dirs`` hook.
     A local recipe hides a plugin's recipe of the same name.
@@ -45,7 +46,7 @@ def find_recipes(plugin_dirs: Iterable = (), cwd: Optional[Path] = None) -> list
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if path.suffix not in RECIPE_SUFFIXES or path.stem.startswith(("_", ".")):
+            if path.suffix not in RECIPE_SUFFIXES or path.stem.startswith(("_", ".")) or not path.is_file():
                 continue
             if path.stem in found:
                 continue

@@ -16,6 +16,7 @@ from zoo.errors import UserError
 from zoo.kinds import TOP_LEVEL_KEYS
 from zoo.recipe_positions import KeyPath, drop_under, position_of
 from zoo.recipe_yaml import parse_document, value_kind
+from zoo.type_text import printable
 
 __all__ = ["COMMAND_LINE", "apply_override"]
 
@@ -32,7 +33,7 @@ def apply_override(data: dict, positions: dict, text: str) -> None:
     parts = [p.strip() for p in key.split(".")]
     if not key.strip() or not all(parts):
         raise UserError(f"override {text!r}: the key must be dot-separated names (e.g. optimizer.lr=0.1)")
-    source = f"{COMMAND_LINE} ({_printable(text)})"
+    source = f"{COMMAND_LINE} ({printable(text)})"
     first = parts[0]
     if first == "base":
         raise UserError(f"override {text!r}: base can't be changed on the command line; "
@@ -71,9 +72,3 @@ def apply_override(data: dict, positions: dict, text: str) -> None:
             node = node[step]
     drop_under(positions, path)
     positions[path] = source
-
-
-def _printable(text: str) -> str:
-    """``text`` with line breaks and other unprintable characters escaped (for one-line messages)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-

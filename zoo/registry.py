@@ -23,11 +23,14 @@ warning names both, and using the name is an error that names both -- never a si
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import importlib
 import inspect
+import math
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
@@ -74,9 +77,13 @@ DIRECT = Provenance()
 
 
 def load_target(target: str) -> Any:
-    """Import ``"package.module:attr.sub"`` and return the object it names."""
+    """Import ``"package.module:attr.sub"`` and return the object it names.
+
+    What the module prints while it is imported goes to stderr: zoo's stdout (``--json``) stays clean.
+    """
     module_name, _, attr = target.partition(":")
-    obj = importlib.import_module(module_name)
+    with contextlib.redirect_stdout(sys.stderr):
+        obj = importlib.import_module(module_name)
     for part in filter(None, attr.split(".")):
         obj = getattr(obj, part)
     return obj
@@ -387,7 +394,7 @@ class Registry:
                 raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)],
                                        self.failed_plugins)
         if entry is None:
-            raise UnknownNameError(self.kind, str(name), suggest(str(name), self._entries), self.failed_plugins)
+            raise UnknownNameError(self.kind, str(name), self._suggestions(str(name)), self.failed_plugins)
         if entry.conflicts:
             plugins = " and ".join(repr(p.plugin) for p in (entry.provenance,) + entry.conflicts)
             raise ConflictError(
@@ -395,6 +402,28 @@ class Registry:
                 f"uninstall one of them ('zoo plugins' shows which distribution ships each)"
             )
         return entry
+
+    def _suggestions(self, name: str, n: int = 3) -> list:
+        """Up to ``n`` registered names close to the unknown ``name``, across namespaces: the members
+        called exactly ``name`` (``resnet18`` -> ``timm/resnet18``, ``torchvision/resnet18``) if any,
+        else the close direct names, then the close members. Lists the namespaces' catalogs (an
+        error path: importing timm here is worth a right suggestion); one that fails is skipped."""
+        short = name.rsplit("/", 1)[-1]
+        members: dict = {}  # short name -> the namespaced names it has
+        for prefix, namespace in sorted(self._namespaces.items()):
+            try:
+                names = namespace.names()
+            except Exception:  # the catalog's library is missing or broken: no suggestions from it
+                continue
+            for member in names:
+                members.setdefault(member, []).append(f"{prefix}/{member}")
+        if short in members:
+            return members[short][:n]
+        close = suggest(name, self._entries, n)
+        # a namespace holds thousands of names: only near-misses (resnt34 -> resnet34) are worth naming
+        for member in difflib.get_close_matches(short, list(members), n=n, cutoff=0.8):
+            close.extend(m for m in members[member] if m not in close)
+        return close[:n]
 
     def create(self, name: str, **kwargs: Any) -> Any:
         """Build the component ``name`` with ``kwargs`` (the recipe section's other keys)."""
@@ -416,7 +445,10 @@ class Registry:
 
 
 def _jsonable(value: Any) -> bool:
-    if value is None or isinstance(value, (str, int, float, bool)):
+    """Whether ``value`` can go into the catalog's JSON as it is (a NaN or infinity can't: not JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if value is None or isinstance(value, (str, int, bool)):
         return True
     if isinstance(value, (list, tuple)):
         return all(_jsonable(v) for v in value)

@@ -1,7 +1,8 @@
 """Types and values in words, for users: ``zoo info``'s parameter list and validation messages.
 
 ``describe_type(Annotated[float, Gt(0)])`` is ``"float > 0"``; ``show_value`` and ``type_name``
-quote a value the way an error message shows it (``'abc' (str)``).
+quote a value the way an error message shows it (``'abc' (str)``); ``printable`` makes text from
+plugins, files or the command line safe to print on a terminal (no escape sequences).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Sequence
 
 from zoo.signatures import is_union
 
-__all__ = ["describe_type", "describe_bounds", "bounds_of", "show_value", "type_name"]
+__all__ = ["describe_type", "describe_bounds", "bounds_of", "show_value", "type_name", "printable"]
 
 
 def describe_type(annotation: Any) -> str:
@@ -80,3 +81,10 @@ def show_value(value: Any, limit: int = 60) -> str:
 def type_name(value: Any) -> str:
     """The type of ``value`` as a message names it: ``int``, ``str``, ``null``."""
     return "null" if value is None else type(value).__name__
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every unprintable character escaped (``\\x1b``, ``\\n``...) except those in
+    ``keep`` (e.g. ``"\\n"``): what a plugin's summary or a file name says can't move the cursor,
+    clear the screen or recolour the terminal."""
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)

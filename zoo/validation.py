@@ -7,8 +7,9 @@ naming ``file:line``, the key and what is accepted: an unknown key (with the clo
 name), a missing required key, or a value of the wrong type. It returns a ``CheckedSection``:
 the converted arguments, to which ``arguments(fill)`` adds the values a task fills from the data
 when the component is built. ``validate_section`` does both at once.
-``validate_recipe_shape(recipe, allowed)`` checks the top level (known keys, an int ``seed``,
-a valid ``name``, each section a mapping with a ``name``).
+``validate_recipe_shape(recipe, allowed)`` checks the top level (known keys, an int ``seed`` in
+``SEED_RANGE``, a valid ``name`` that names a folder under ``runs/``, each section a mapping with
+a ``name``).
 
 Why pydantic and not jsonargparse: pydantic is already a dependency and small to use here, it
 validates one parameter at a time (a ``TypeAdapter`` per annotation, cached), so each error
@@ -17,6 +18,9 @@ carries the exact key and value, and its lax mode converts YAML's values the way
 for a float. jsonargparse builds a whole argument parser per signature and reports errors in
 its own wording, which we would have to take apart again to point at a recipe line.
 
+Floats are finite (``.inf``, ``1e400`` and ``.nan`` are refused) unless the annotation allows
+them (``Annotated[float, pydantic.AllowInfNan(True)]``), and an integer that does not fit in 64
+bits (``10**40``: neither torch nor numpy can hold it) is refused wherever it appears in a value.
 A parameter without an annotation accepts anything, one whose annotation pydantic cannot
 handle also accepts anything (the factory still gets the value), ``**kwargs`` lets unknown keys
 through unchecked (see ``zoo.signatures`` for how annotations are read).
@@ -34,12 +38,19 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from zoo.errors import UserError
 from zoo.kinds import META_KEYS, by_registry, by_section
 from zoo.registry import NAME_RE
+from zoo.run_folder import unsafe_run_name
 from zoo.signatures import is_union, section_parameters
 from zoo.type_text import describe_type, show_value, type_name
 
 __all__ = ["CheckedSection", "check_section", "validate_section", "validate_recipe_shape", "lookup_entry"]
 
-_CONFIG = ConfigDict(arbitrary_types_allowed=True, coerce_numbers_to_str=True)
+# floats are finite (``.inf``, ``1e400`` and ``.nan`` refused) unless an annotation says otherwise
+# (``Annotated[float, pydantic.AllowInfNan(True)]``)
+_CONFIG = ConfigDict(arbitrary_types_allowed=True, coerce_numbers_to_str=True, allow_inf_nan=False)
+# every integer a recipe gives ends in torch or numpy, whose integers have 64 bits
+INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+# the seed seeds python, numpy and torch (and torch's generators add the epoch to it)
+SEED_RANGE = (0, 2 ** 63 - 1)
 # pydantic error types that say no more than "expected <type>, got <value>"
 # a bound the expected type already states ("expected float > 0, got -1 (float)")
 _BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -115,6 +126,25 @@ def _accepted(params: dict, ignore: Sequence[str], var_keyword: bool) -> str:
     names = list(params) + [k for k in ignore if k not in params]
     text = ", ".join(names) if names else "no keys besides name"
     return text + (" and any other key (the factory takes **kwargs)" if var_keyword else "")
+
+
+def _oversized_int(value: Any, path: tuple = ()) -> Optional[tuple]:
+    """The path (``()`` for ``value`` itself) to the first int in ``value`` that does not fit in 64
+    bits, looking inside lists, tuples and dicts; None when there is none."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return path if not INT_RANGE[0] <= value <= INT_RANGE[1] else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _oversized_int(item, path + (key,))
+        if found is not None:
+            return found
+    return None
+
+
+def _at(value: Any, path: tuple) -> Any:
+    for step in path:
+        value = value[step]
+    return value
 
 
 # -- the checks ------------------------------------------------------------------------------
@@ -238,6 +268,12 @@ def check_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[s
             kwargs[key] = adapter.validate_python(value)
         except ValidationError as exc:
             raise _type_error(recipe, section, key, param.annotation, value, exc) from None
+        inner = _oversized_int(kwargs[key])
+        if inner is not None:
+            item = f": item {'.'.join(map(str, inner))}: {show_value(_at(kwargs[key], inner))}" if inner else ": it"
+            raise UserError(f"{recipe.where((section, key) + inner)}: {section}.{key}: expected "
+                            f"{describe_type(param.annotation)}, got {show_value(value)} ({type_name(value)})"
+                            f"{item} does not fit in 64 bits (integers lie in [-2**63, 2**63 - 1])")
     return CheckedSection(recipe, section, entry, kwargs, params, var_keyword, ignore)
 
 
@@ -266,14 +302,15 @@ def validate_recipe_shape(recipe: Any, allowed_sections: Iterable[str]) -> None:
                             f"allowed: {', '.join(allowed)}")
     if "seed" in data:
         seed = data["seed"]
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise UserError(f"{recipe.where(('seed',))}: seed: expected int, got {show_value(seed)} "
-                            f"({type_name(seed)})")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+            raise UserError(f"{recipe.where(('seed',))}: seed: expected an int from 0 to 2**63 - 1, "
+                            f"got {show_value(seed)} ({type_name(seed)})")
     if "name" in data:
         name = data["name"]
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.match(name) or unsafe_run_name(name):
             raise UserError(f"{recipe.where(('name',))}: name: {show_value(name)} is not a valid recipe name "
-                            f"(lowercase letters, digits, '_', '.', '-', '/', starting with a letter or digit)")
+                            f"(lowercase letters, digits, '_', '.', '-', starting with a letter or digit; "
+                            f"'/' between such parts, as in acme/quick; it names the run's folder under runs/)")
     if data.get("description") is not None and not isinstance(data["description"], str):
         value = data["description"]
         raise UserError(f"{recipe.where(('description',))}: description: expected a string, "

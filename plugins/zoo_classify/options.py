@@ -12,8 +12,13 @@ from __future__ import annotations
 import textwrap
 from typing import Annotated, Literal, Optional
 
-from annotated_types import Ge, Gt, Lt
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field
+
+# counts and sizes have a sane upper bound, stated in their type: 10**40 epochs is a typo, not a plan
+Epochs = Annotated[int, Gt(0), Le(1_000_000)]
+BatchSize = Annotated[int, Gt(0), Le(10_000_000)]
+Steps = Annotated[int, Gt(0), Le(1_000_000_000)]
 
 
 class ClassificationOptions(BaseModel):
@@ -21,21 +26,22 @@ class ClassificationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: Annotated[int, Gt(0)] = Field(10, description="passes over the training data.")
-    batch_size: Annotated[int, Gt(0)] = Field(64, description="samples per training step.")
-    eval_batch_size: Optional[Annotated[int, Gt(0)]] = Field(
+    epochs: Epochs = Field(10, description="passes over the training data.")
+    batch_size: BatchSize = Field(64, description="samples per training step.")
+    eval_batch_size: Optional[BatchSize] = Field(
         None, description="samples per evaluation batch (default 4x batch_size).")
     valid_fraction: Annotated[float, Gt(0), Lt(1)] = Field(
         0.2, description="share of the training data held out for validation when the dataset has no "
                          "validation split of its own (seeded, stratified).")
     device: str = Field("auto", description="auto (CUDA, MPS, CPU) or a device name.")
-    patience: Optional[Annotated[int, Gt(0)]] = Field(
+    patience: Optional[Epochs] = Field(
         None, description="stop after this many epochs without a better validation loss.")
-    valid_every: Optional[Annotated[int, Gt(0)]] = Field(
+    valid_every: Optional[Steps] = Field(
         None, description="also validate every this many training steps inside each epoch (as the seeds' "
                           "transfer loop does with print_every); each round is logged, written to the "
                           "metrics and may replace the best checkpoint.")
-    num_workers: Annotated[int, Ge(0)] = Field(0, description="DataLoader workers for datasets read item by item.")
+    num_workers: Annotated[int, Ge(0), Le(1024)] = Field(
+        0, description="DataLoader workers for datasets read item by item.")
     amp: Literal["off", "bf16", "fp16"] = Field(
         "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA).")
     channels_last: bool = Field(False, description="NHWC memory format for convolutions.")
@@ -54,7 +60,7 @@ class ClassificationOptions(BaseModel):
         "auto", description="with a frozen backbone and training images that are not randomly augmented, "
                             "compute the backbone's features once and train the head on them (auto); off: "
                             "run the backbone every step (the same training, slower).")
-    grid_size: Annotated[int, Ge(0)] = Field(20, description="test images in the prediction grid.")
+    grid_size: Annotated[int, Ge(0), Le(1000)] = Field(20, description="test images in the prediction grid.")
     plots: bool = Field(True, description="draw the pictures (curves, confusion matrix, prediction grid).")
 
     @property

@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 from zoo.commands.listing import listed_kind
 from zoo.errors import UserError
+from zoo.type_text import printable
 
 
 def parse_assignments(items: Sequence[str]) -> dict:
@@ -157,7 +158,7 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    print(format_info(info, kind))
+    print(printable(format_info(info, kind), keep="\n"))
     return 0
 
 
@@ -213,6 +214,7 @@ def format_info(info: dict, kind: str) -> str:
 def recipe_info(name: str, *, as_json: bool = False) -> int:
     """``zoo info recipe NAME``: the recipe file's path and text. Returns 0."""
     from zoo import catalog
+    from zoo.recipe_bases import display_path, read_recipe_text
     from zoo.recipe_index import find_recipes, resolve_recipe
 
     data = catalog.load()
@@ -224,10 +226,9 @@ def recipe_info(name: str, *, as_json: bool = False) -> int:
         close = suggest(name, names)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         raise UserError(f"unknown recipe {name!r}{hint}; 'zoo list recipes' shows them all")
-    text = path.read_text(encoding="utf-8")
+    text = read_recipe_text(path, display_path(path))
     if as_json:
         print(json.dumps({"name": path.stem, "kind": "recipe", "path": str(path), "text": text}, indent=2))
     else:
-        print(f"{path.stem} (recipe) {path}\n")
-        print(text.rstrip())
+        print(printable(f"{path.stem} (recipe) {path}\n\n{text.rstrip()}", keep="\n"))
     return 0

@@ -10,6 +10,7 @@ from zoo.commands.table import render
 from zoo.kinds import lookup
 from zoo.recipe_index import find_recipes
 from zoo.registry import name_matches
+from zoo.type_text import printable
 
 
 def listed_kind(word: str) -> str:
@@ -25,7 +26,7 @@ def report_failures(data: dict) -> None:
         return
     for plugin in data["plugins"]:
         if plugin.get("status") == "failed":
-            print(f"zoo: warning: plugin {plugin['name']!r} failed: {plugin['error']}", file=sys.stderr)
+            print(printable(f"zoo: warning: plugin {plugin['name']!r} failed: {plugin['error']}"), file=sys.stderr)
 
 
 def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refresh: bool = False) -> int:
