@@ -53,9 +53,11 @@ def format_of(path: Path) -> str:
                     f".safetensors or TorchScript file written by zoo export)")
 
 
-def open_model_file(path: Path, registries: Optional[Callable[[], Any]] = None) -> LoadedModel:
+def open_model_file(path: Path, registries: Optional[Callable[[], Any]] = None, *,
+                    threads: Optional[int] = None) -> LoadedModel:
     """Open the exported model at ``path`` (see the module docstring). ``registries`` gives the
-    plugin registries, needed for safetensors only (the model is built by its factory).
+    plugin registries, needed for safetensors only (the model is built by its factory);
+    ``threads``: onnxruntime's intra-op threads (None: its default, one per core).
 
     Raises ``zoo.UserError`` for a file of no known format, without a card, whose card does not
     match the model, or whose runtime (onnxruntime) is not installed.
@@ -63,7 +65,7 @@ def open_model_file(path: Path, registries: Optional[Callable[[], Any]] = None) 
     path = Path(path)
     fmt = format_of(path)
     if fmt == "onnx":
-        card, scores = _open_onnx(path)
+        card, scores = _open_onnx(path, threads)
     elif fmt == "safetensors":
         card, scores = _open_safetensors(path, registries)
     else:
@@ -76,13 +78,16 @@ def open_model_file(path: Path, registries: Optional[Callable[[], Any]] = None) 
     return LoadedModel(fmt, card, scores)
 
 
-def _open_onnx(path: Path) -> tuple:
+def _open_onnx(path: Path, threads: Optional[int]) -> tuple:
     try:
         import onnxruntime
     except ImportError:
         raise UserError(f"{path}: predicting with an ONNX file needs onnxruntime: pip install 'zoo[export]'") from None
     try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise UserError(f"{path}: onnxruntime cannot load it: {' '.join(str(exc).split())[:300]}") from None
     text = session.get_modelmeta().custom_metadata_map.get(CARD_METADATA_KEY)
