@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import train_in_process
 from zoo.cli import main
 
 DIGITS = textwrap.dedent("""\
@@ -31,19 +32,10 @@ DIGITS = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A finished 2-epoch digits run folder (trained once for the module)."""
-    from zoo.plugins import reset_manager
-
     base = tmp_path_factory.mktemp("trained")
     recipe = base / "digits_mlp.yaml"
     recipe.write_text(DIGITS)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(base / "cache"))
-        reset_manager()
-        try:
-            assert main(["run", str(recipe), "--output", str(base / "run")]) == 0
-        finally:
-            reset_manager()
-    return base / "run"
+    return train_in_process(recipe, base / "run", base / "cache")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import REPO, register_in_process
+from tests.conftest import REPO, register_in_process, train_in_process
 from zoo.cli import main
 
 FORMATS = {"onnx": "model.onnx", "exported": "model.pt2", "torchscript": "model.ts.pt",
@@ -43,8 +43,6 @@ def write_digit_pngs(root: Path, count: int = 1797) -> tuple:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """``(run folder, folder of 40 digit PNGs to classify)``; the training data is deleted."""
-    from zoo.plugins import reset_manager
-
     base = tmp_path_factory.mktemp("export")
     data = base / "digits"
     write_digit_pngs(data)
@@ -57,13 +55,7 @@ def trained(tmp_path_factory):
         loss: {{name: cross_entropy}}
         optimizer: {{name: adam, lr: 0.003}}
     """))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(base / "cache"))
-        reset_manager()
-        try:
-            assert main(["run", str(recipe), "--output", str(base / "run")]) == 0
-        finally:
-            reset_manager()
+    train_in_process(recipe, base / "run", base / "cache")
     shutil.rmtree(data)  # from here on only the run folder is left
     images = base / "images"
     write_digit_pngs(images, count=40)
