@@ -56,3 +56,19 @@ def register_in_process(kind: str, name: str, factory, plugin: str = "acme") -> 
         registry.register(name, factory)
 
     get_manager().register(type(plugin, (), {hook: staticmethod(hookimpl(register))})(), plugin)
+
+
+def train_in_process(recipe: Path, output: Path, cache: Path) -> Path:
+    """``zoo run RECIPE --output OUTPUT`` in this process, with the catalog cache ``cache`` and a
+    fresh plugin manager before and after (for module-scoped fixtures). Returns ``output``."""
+    from zoo.cli import main
+    from zoo.plugins import reset_manager
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_CACHE_DIR", str(cache))
+        reset_manager()
+        try:
+            assert main(["run", str(recipe), "--output", str(output)]) == 0
+        finally:
+            reset_manager()
+    return output

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import train_in_process
 from zoo.cli import main
 
 DIGITS = textwrap.dedent("""\
@@ -31,19 +32,10 @@ DIGITS = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A finished 2-epoch digits run folder (trained once for the module)."""
-    from zoo.plugins import reset_manager
-
     base = tmp_path_factory.mktemp("trained")
     recipe = base / "digits_mlp.yaml"
     recipe.write_text(DIGITS)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(base / "cache"))
-        reset_manager()
-        try:
-            assert main(["run", str(recipe), "--output", str(base / "run")]) == 0
-        finally:
-            reset_manager()
-    return base / "run"
+    return train_in_process(recipe, base / "run", base / "cache")
 
 
 @pytest.fixture(scope="module")
@@ -223,12 +215,86 @@ def test_a_task_without_evaluate_or_predict_is_refused(trained, digits_test_spli
 
 
 def test_probabilities_of_log_softmax_outputs_are_their_exponential():
-    from zoo_classify.inference import output_probabilities
+    from zoo.predictor import top_classes
 
     logits = torch.randn(5, 7) * 4
     log_probs = torch.nn.LogSoftmax(dim=1)(logits)
-    assert torch.allclose(output_probabilities(log_probs), log_probs.exp(), atol=1e-6)
-    assert torch.allclose(output_probabilities(logits), logits.softmax(1))
+    names = [str(i) for i in range(7)]
+    for scores in (log_probs, logits):
+        for row, result in zip(log_probs.exp(), top_classes(["x"] * 5, scores.numpy(), names, 3)):
+            probabilities = [t["probability"] for t in result["top"]]
+            assert probabilities == pytest.approx(sorted(row.tolist(), reverse=True)[:3], abs=1e-6)
+            assert probabilities == pytest.approx([float(row[int(t["class"])]) for t in result["top"]], abs=1e-6)
+
+
+def test_predict_walks_folders_and_globs_in_batches_and_writes_csv(trained, digits_test_split, tmp_path, capsys):
+    images, _ = digits_test_split
+    for i in range(10):
+        write_png(tmp_path / "photos" / ("a" if i < 5 else "b/c") / f"{i}.png", images[i])
+    (tmp_path / "photos" / "notes.txt").write_text("not an image: skipped in folders")
+    one = write_png(tmp_path / "one.png", images[20])
+    status, out, err = zoo("predict", trained, tmp_path / "photos", f"{tmp_path}/photos/a/*.png", one,
+                           "--batch-size", "3", "--top-k", "2", "--csv", capsys=capsys)
+    assert status == 0, err
+    rows = out.strip().splitlines()
+    assert rows[0] == "path,rank,class,probability"
+    paths = [row.split(",")[0] for row in rows[1::2]]  # each image once, in the order given, folders sorted
+    assert paths == [str(tmp_path / "photos" / "a" / f"{i}.png") for i in range(5)] + [
+        str(tmp_path / "photos" / "b" / "c" / f"{i}.png") for i in range(5, 10)] + [str(one)]
+    assert [row.split(",")[1] for row in rows[1:]] == ["1", "2"] * 11
+    status, out, err = zoo("predict", trained, tmp_path / "photos", "--json", "--top-k", "2", capsys=capsys)
+    by_json = [(r["path"], r["top"][0]["class"]) for r in json.loads(out)]
+    assert by_json == [(row.split(",")[0], row.split(",")[2]) for row in rows[1:21:2]]  # batches change nothing
+    status, _, err = zoo("predict", trained, f"{tmp_path}/nothing/*.png", capsys=capsys)
+    assert status == 2 and f"no files match {tmp_path}/nothing/*.png" in err
+    (tmp_path / "empty").mkdir()
+    status, _, err = zoo("predict", trained, tmp_path / "empty", capsys=capsys)
+    assert status == 2 and f"no image files in folder {tmp_path / 'empty'}" in err
+    status, _, err = zoo("predict", trained, one, "--json", "--csv", capsys=capsys)
+    assert status == 2 and "not allowed with argument" in err
+
+
+def strip_card(folder):
+    """Make ``folder``'s best.pt a checkpoint from before model cards: no card, no example images."""
+    best = folder / "checkpoints" / "best.pt"
+    state = torch.load(best, weights_only=True)
+    state.pop("examples")
+    torch.save(state, best)
+    from zoo.model_card import checkpoint_card
+
+    assert checkpoint_card(best) is None
+
+
+def test_a_checkpoint_from_before_cards_still_evaluates_and_predicts_with_its_data(trained, digits_test_split,
+                                                                                  tmp_path, capsys):
+    images, _ = digits_test_split
+    paths = [write_png(tmp_path / f"d{i}.png", images[i]) for i in range(8)]
+    expected = json.loads(zoo("predict", trained, *paths, "--json", capsys=capsys)[1])
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    strip_card(old)
+    status, out, err = zoo("predict", old, *paths, "--json", capsys=capsys)
+    assert status == 0, err
+    assert json.loads(out) == expected  # the card is made from the data the recipe names
+    assert zoo("eval", old, capsys=capsys)[0] == 0
+    status, out, err = zoo("export", old, "--format", "safetensors", capsys=capsys)
+    assert status == 0 and "largest difference" in out, err
+
+
+def test_a_checkpoint_from_before_cards_without_its_data_says_what_it_lacks(trained, digits_test_split, tmp_path,
+                                                                           capsys):
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    strip_card(old)
+    recipe = (old / "recipe.yaml").read_text()
+    (old / "recipe.yaml").write_text(re.sub(r"(?m)^data:.*(\n  .*)*", f"data: {{name: imagefolder, root: "
+                                            f"{tmp_path / 'gone'}, image_size: 8, channels: 1}}", recipe))
+    image = write_png(tmp_path / "d.png", digits_test_split[0][0])
+    for args in (("predict", old, image), ("export", old, "--format", "onnx")):
+        status, _, err = zoo(*args, capsys=capsys)
+        assert status == 2 and len(err.strip().splitlines()) == 1
+        assert f"{old / 'checkpoints' / 'best.pt'} was saved before zoo recorded a model card in checkpoints" in err
+        assert "the run's data, which cannot be loaded" in err and str(tmp_path / "gone") in err
 
 
 def test_a_dataset_prepares_new_images_exactly_as_its_own_samples():

@@ -22,8 +22,11 @@ from zoo.errors import UserError
 from zoo.task import Checkpoints
 
 
-def save_atomic(state: dict, path: os.PathLike) -> Path:
+def save_atomic(state: dict, path: os.PathLike, card: Optional[dict] = None) -> Path:
     """Write ``state`` to ``path`` atomically (see module docstring). Returns the path.
+
+    ``card``: a model card (``zoo.model_card``) recorded in the file's zip archive beside
+    torch's records, where ``zoo.model_card.checkpoint_card`` reads it without unpickling.
 
     OSError (disk full, permission) propagates after the temporary file is removed: the
     previous checkpoint at ``path`` is left untouched. Temporary files of ``path`` left behind
@@ -33,7 +36,17 @@ def save_atomic(state: dict, path: os.PathLike) -> Path:
 
     path = Path(path)
     with atomic_write(path, "wb") as f:
-        torch.save(state, f)
+        if card is None:
+            torch.save(state, f)
+        else:
+            import io
+
+            from zoo.model_card import add_to_zip
+
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            add_to_zip(buffer, card)
+            f.write(buffer.getvalue())
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         try:
             stale.unlink()

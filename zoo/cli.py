@@ -5,7 +5,8 @@
     zoo plugins [--json]
     zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
     zoo eval RUN_DIR [KEY=VALUE ...] [--json]
-    zoo predict RUN_DIR IMAGE... [--top-k K] [--json]
+    zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]
+    zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. This module imports only the
@@ -73,11 +74,23 @@ def build_parser() -> ArgumentParser:
                    help="override the run's recipe keys, e.g. data.root=other_folder (values are YAML)")
     p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
 
-    p = commands.add_parser("predict", help="classify image files with a run's best checkpoint")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    p = commands.add_parser("predict", help="classify images with a run's best model or an exported file")
+    p.add_argument("run_dir", metavar="RUN_DIR|MODEL_FILE",
+                   help="a run folder (runs/<name>/<timestamp>) or a file written by zoo export")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_FOLDER",
+                   help="image files (PNG, JPEG, ...), folders (searched recursively) or globs ('photos/*.jpg')")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown per image (default 3)")
-    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per batch (default 64)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print a JSON array")
+    shown.add_argument("--csv", action="store_true", help="print CSV: path,rank,class,probability")
+
+    p = commands.add_parser("export", help="write a run's best model as ONNX, torch.export, TorchScript or safetensors")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
+    p.add_argument("--format", required=True, metavar="FORMAT",
+                   help="onnx | exported (a torch.export .pt2) | torchscript | safetensors")
+    p.add_argument("--output", metavar="PATH", help="the file to write (default RUN_DIR/exported/model.<format's suffix>)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
 
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
@@ -169,8 +182,13 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "predict":
         from zoo.commands.evaluate import predict_command
 
-        return predict_command(args.run_dir, args.images, top_k=args.top_k, as_json=args.json)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict (see 'zoo --help')")
+        return predict_command(args.run_dir, args.images, top_k=args.top_k, batch_size=args.batch_size,
+                               output="json" if args.json else "csv" if args.csv else "text")
+    if args.command == "export":
+        from zoo.commands.export import export_command
+
+        return export_command(args.run_dir, args.format, output=args.output, force=args.force)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict, export (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

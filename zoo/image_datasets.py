@@ -157,6 +157,16 @@ class ImageBatchDataset(Dataset, ABC):
         """
         return finish_batch(images.to(self.device), transform=self.transform)
 
+    def preprocessing(self) -> dict:
+        """How an image file becomes a sample of this dataset (no augmentation), as a model card
+        holds it (``zoo.preprocessing``): read at ``stored_shape``, scaled to [0, 1], then the
+        transform step by step. Raises ``ValueError`` for a transform step that does not
+        describe itself (a ``describe()`` method returning one of ``zoo.preprocessing.STEP_OPS``).
+        """
+        from zoo.preprocessing import describe
+
+        return describe(self.stored_shape, self.transform)
+
     @property
     def sample_shape(self) -> tuple:
         """``(C, H, W)`` of one sample after the transform (probed once per transform)."""

@@ -132,12 +132,16 @@ class Run:
 
     # -- checkpoints ---------------------------------------------------------------------
 
-    def save_checkpoint(self, name: str, state: dict) -> Optional[Path]:
-        """Atomically write ``checkpoints/<name>`` (main process only); returns its path."""
+    def save_checkpoint(self, name: str, state: dict, card: Optional[dict] = None) -> Optional[Path]:
+        """Atomically write ``checkpoints/<name>`` (main process only); returns its path.
+
+        ``card``: the model card of the weights in ``state`` (``zoo.toolkit.model_card``),
+        recorded in the file so that the model can be used without the run's data.
+        """
         if not self.is_main or self.checkpoint_dir is None:
             return None
         try:
-            path = checkpoints.save_atomic(state, self.checkpoint_dir / name)
+            path = checkpoints.save_atomic(state, self.checkpoint_dir / name, card)
             if self.pending_recipe is not None:
                 write_text(self.directory / "recipe.yaml", self.pending_recipe)
                 self.pending_recipe = None

@@ -19,10 +19,13 @@ What zoo asks, and where::
     Ctrl-C                    checkpoints.progress  the resume file's count of completed units,
                               .unit, .total         said as "interrupted during epoch 4"
     zoo eval RUN_DIR          checkpoints.best      the file that must exist; evaluate(run)
-    zoo predict RUN_DIR IMG   checkpoints.best      predict(run, paths, top_k)
+    zoo predict RUN_DIR IMG   checkpoints.best      best_model(run): the model and its card; zoo
+                                                    reads and prepares the images as the card says.
+                                                    A task without it: predict(run, paths, top_k)
+    zoo export RUN_DIR        checkpoints.best      best_model(run), with examples of its inputs
 
-A task with ``checkpoints = None`` is refused ``--resume``, ``zoo eval`` and ``zoo predict`` in
-one line naming it, and Ctrl-C says to run the recipe again.
+A task with ``checkpoints = None`` is refused ``--resume``, ``zoo eval``, ``zoo predict`` and
+``zoo export`` in one line naming it, and Ctrl-C says to run the recipe again.
 
 Subclass ``Task`` to get the defaults and the documentation, or declare the attributes on any
 object: zoo reads them with ``traits_of(task)``, never by ``isinstance``. docs/tasks.md walks
@@ -42,7 +45,7 @@ if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports
     from zoo.recipe import Recipe
     from zoo.run_context import Run
 
-__all__ = ["Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
+__all__ = ["BestModel", "Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
            "OPTIONAL_SECTIONS"]
 
 
@@ -82,6 +85,22 @@ class Checkpoints:
     total: Optional[str] = "epochs"
 
 
+@dataclass
+class BestModel:
+    """A run's best model, ready to be used without the run's data (``Task.best_model``).
+
+    ``module``: a ``torch.nn.Module`` in eval mode on the CPU, taking a float batch B×C×H×W
+    and giving B×K class scores (logits or log-probabilities); ``card``: its model card, a
+    plain-JSON dict (``zoo.model_card``: registry name and keys, classes, input shape,
+    preprocessing, versions, source); ``examples``: a float batch of the run's test images as
+    the module takes them (what ``zoo export`` checks an exported file on).
+    """
+
+    module: Any
+    card: dict
+    examples: Any
+
+
 class Task:
     """A base class for tasks: every declaration with its default. Subclassing is optional.
 
@@ -103,7 +122,7 @@ class Task:
     def run(self, run: "Run") -> dict:
         """Do the work; return the report (written as ``report.json``).
 
-        ``run`` (a ``zoo.run.Run``) builds the recipe's components, names the run folder and
+        ``run`` (a ``zoo.task.Run``) builds the recipe's components, names the run folder and
         the device, saves and loads checkpoints and reports metrics to the lifecycle hooks.
         When ``run.resumed`` is True, continue from ``checkpoints.resume``.
         """
@@ -128,6 +147,16 @@ class Task:
         Returns one ``{"path": str, "top": [{"class": name, "probability": p}, ...]}`` per path.
         """
         raise UserError(f"task {type(self).__name__} cannot predict")
+
+    def best_model(self, run: "Run") -> BestModel:
+        """``zoo predict`` and ``zoo export``: the model of ``checkpoints.best`` in ``run.directory``.
+
+        Returns a ``BestModel``: the module, its card (read from the checkpoint: no data
+        needed) and examples of its inputs. Raise ``zoo.UserError`` for a checkpoint the
+        model does not fit. A task without it is refused ``zoo export``, and ``zoo predict``
+        calls its ``predict`` instead.
+        """
+        raise UserError(f"task {type(self).__name__} has no model to export")
 
     def headline(self, report: dict) -> str:
         """The report's figures worth one line at the end of ``zoo run`` ("" for none)."""
@@ -155,13 +184,17 @@ class TaskTraits:
             return tuple(dict.fromkeys(key for kind in KINDS for key in kind.filled))
         return tuple(by_section(section).filled) + tuple(self.fills.get(section, ()))
 
+    def has_method(self, name: str) -> bool:
+        """Whether the task has its own method ``name`` (not only ``Task``'s default)."""
+        found = getattr(self.task, name, None)
+        return callable(found) and getattr(type(self.task), name, None) is not getattr(Task, name)
+
     def method(self, name: str, doing: str) -> Any:
         """The task's method ``name`` (``evaluate``, ``predict``), or a ``zoo.UserError`` saying
         the task cannot do ``doing`` (it has no such method, or only ``Task``'s default)."""
-        found = getattr(self.task, name, None)
-        if not callable(found) or getattr(type(self.task), name, None) is getattr(Task, name):
+        if not self.has_method(name):
             raise UserError(f"task {self.name!r} cannot {doing} (it has no {name} method)")
-        return found
+        return getattr(self.task, name)
 
     def headline(self, report: dict) -> str:
         """The task's one-line summary of ``report``; "" when it declares none. A headline that

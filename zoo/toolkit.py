@@ -37,6 +37,13 @@ Models and parameters
     ``select_parameters``    the parameters an ``optimizer.params`` spec names.
     ``adapt_input_channels`` rebuild a model's first conv for 1 or N input channels.
 
+Model cards (what a model needs beside its weights to be used without its data)
+    ``model_card``           the card of a model a run trained: registry name and keys, classes,
+                             input shape, preprocessing, versions, source.
+    ``checkpoint_card``      the card recorded in a checkpoint file (None for one without).
+    ``card_model``           the model a card describes, built by its factory, weights loaded, checked.
+    ``describe_classes``     ``10 classes [0, 1, 2, 3, 4, 5, ... (10 in all)]``, for messages.
+
 Checkpoints and resuming
     ``checkpoint_mismatch``  what differs between a model's state dict and a saved one.
     ``saved_progress``       the ``epoch`` a checkpoint file was saved at.
@@ -54,6 +61,9 @@ Several processes (torchrun)
 from __future__ import annotations
 
 from zoo.batch_transforms import BatchCompose, RandomBatchCompose, finish_batch
+from zoo.card_models import card_model
+from zoo.model_card import checkpoint_card, describe_classes
+from zoo.model_card import make_card as model_card
 from zoo.checkpoints import mismatch as checkpoint_mismatch
 from zoo.checkpoints import saved_epoch as saved_progress
 from zoo.distributed import all_reduce_sum, any_process, broadcast_buffers, broadcast_module
@@ -76,6 +86,7 @@ __all__ = [
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "url_filename",
     "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
+    "model_card", "checkpoint_card", "card_model", "describe_classes",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",
     "distributed_active", "distributed_backend", "all_reduce_sum", "any_process", "broadcast_module",
     "broadcast_buffers", "wrap_distributed",

@@ -1,23 +1,25 @@
-"""A finished classification run, used again: test its best checkpoint, or classify image files.
+"""A finished classification run, used again: test its best checkpoint, or hand out its model.
 
-Both ``evaluate_run`` and ``predict_images`` take a ``zoo.task.Run`` whose ``directory`` is the
-run folder and the run's ``ClassificationOptions``. They rebuild the recipe's data and model as
-the run did (so overrides such as ``data.root=other_folder`` take effect), load
-``checkpoints/best.pt`` (``weights_only``) and refuse a checkpoint trained on other classes
-than the data has.
+Both take a ``zoo.task.Run`` whose ``directory`` is the run folder and the run's
+``ClassificationOptions``. ``evaluate_run`` rebuilds the recipe's data and model as the run did
+(so overrides such as ``data.root=other_folder`` take effect), loads ``checkpoints/best.pt``
+(``weights_only``) and refuses a checkpoint trained on other classes than the data has.
+``best_model`` builds the model from the card in ``best.pt``, without the data (``zoo predict``,
+``zoo export``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from torch.utils.data import Subset
 
 from zoo import UserError
-from zoo.toolkit import checkpoint_mismatch
+from zoo.task import BestModel
+from zoo.toolkit import card_model, checkpoint_card, checkpoint_mismatch, describe_classes
 from zoo_classify.batches import Batches
+from zoo_classify.card import classification_card, example_inputs
 from zoo_classify.data import ClassificationData, load_data
 from zoo_classify.evaluation import evaluate, log_test_table, test_report
 from zoo_classify.model import build_model
@@ -50,42 +52,38 @@ def evaluate_run(run: Any, options: ClassificationOptions) -> dict:
     return dict(report, checkpoint=str(checkpoint), epoch=state.get("epoch"))
 
 
-def predict_images(run: Any, options: ClassificationOptions, paths: Sequence[Path], top_k: int) -> list:
-    """The ``top_k`` most probable classes of each image file, by the run's best checkpoint.
+def best_model(run: Any, options: ClassificationOptions) -> BestModel:
+    """The run's best model for ``zoo predict`` and ``zoo export`` (a ``zoo.task.BestModel``).
 
-    Each file is read with PIL, converted to the dataset's channels (L or RGB), resized (shorter
-    side, then centre crop) to the size the dataset stores its images at, and passed through
-    the test split's own transform (``dataset.prepare``). Returns one dict per path, in order:
-    ``{"path": str, "top": [{"class": name, "probability": p}, ...]}``, most probable first.
-    A file that is not a readable image is a ``zoo.UserError`` naming it.
+    The model is built from the card recorded in ``best.pt`` and the test images it keeps, so
+    the run's data is not needed. A checkpoint saved before zoo wrote cards gets one made from
+    the run's data, as the recipe says where it is; without the data, a ``zoo.UserError`` says
+    what the checkpoint lacks. A card that does not match the weights is refused.
     """
-    data = load_data(run, options.valid_fraction)
-    dataset = _unwrap(data.test if data.has_test else data.valid)
-    stored = getattr(dataset, "stored_shape", None)
-    prepare = getattr(dataset, "prepare", None)
-    if stored is None or not callable(prepare):
-        raise UserError(f"{run.recipe.where(('data',))}: data {_data_name(run)!r} gives {type(dataset).__name__} "
-                        f"datasets, which do not say how their images are stored (stored_shape, prepare), "
-                        f"so image files cannot be prepared like its samples")
-    channels, height, width = stored
-    mode = {1: "L", 3: "RGB"}.get(channels)
-    if mode is None:
-        raise UserError(f"{run.recipe.where(('data',))}: data {_data_name(run)!r} stores {channels}-channel images; "
-                        f"only 1 (grayscale) or 3 (RGB) can be read from image files")
-    images = torch.stack([read_image(Path(p), mode, (height, width)) for p in paths])
-    model, _ = load_best(run, data)
-    size = options.evaluation_batch_size
-    probabilities = []
-    with torch.no_grad():
-        for start in range(0, len(images), size):
-            x = prepare(images[start:start + size]).to(run.device)
-            probabilities.append(output_probabilities(model(x).float()).cpu())
-    probs = torch.cat(probabilities)
-    k = min(top_k, probs.shape[1])
-    values, indices = probs.topk(k, dim=1)
-    return [{"path": str(path), "top": [{"class": data.classes[int(i)], "probability": float(p)}
-                                         for p, i in zip(row_values, row_indices)]}
-            for path, row_values, row_indices in zip(paths, values, indices)]
+    path = run.checkpoint_dir / "best.pt"
+    state = run.load_checkpoint("best.pt")
+    card = checkpoint_card(path)
+    examples = state.get("examples")
+    if card is None or not isinstance(examples, torch.Tensor):
+        data = _data_of_old_checkpoint(run, options, path, "a model card" if card is None else "example test images")
+        if card is None:
+            _check_classes(run, data, state, path)
+            card = classification_card(run, data, {"epoch": state.get("epoch")})
+        if not isinstance(examples, torch.Tensor):
+            examples = example_inputs(data)
+    module = card_model(run.registries, card, state.get("model"), str(path))
+    return BestModel(module=module, card=card, examples=examples)
+
+
+def _data_of_old_checkpoint(run: Any, options: ClassificationOptions, path: Path, lacking: str) -> ClassificationData:
+    """The run's data, for a checkpoint that lacks ``lacking``; a ``zoo.UserError`` saying so
+    when the data cannot be loaded."""
+    try:
+        return load_data(run, options.valid_fraction)
+    except UserError as exc:
+        raise UserError(f"{path} was saved before zoo recorded {lacking} in checkpoints, so the classes, input size "
+                        f"and preprocessing must come from the run's data, which cannot be loaded: {exc} (put the data "
+                        f"back where recipe.yaml says, or retrain with this zoo)") from None
 
 
 def load_best(run: Any, data: ClassificationData) -> tuple:
@@ -96,10 +94,7 @@ def load_best(run: Any, data: ClassificationData) -> tuple:
     """
     path = run.checkpoint_dir / "best.pt"
     state = run.load_checkpoint("best.pt")
-    saved_classes = state.get("classes")
-    if saved_classes is not None and list(saved_classes) != list(data.classes):
-        raise UserError(f"{path} was trained on {_describe_classes(saved_classes)} but data {_data_name(run)!r} "
-                        f"({run.recipe.where(('data',))}) has {_describe_classes(data.classes)}")
+    _check_classes(run, data, state, path)
     if not isinstance(state.get("model"), dict):
         raise UserError(f"{path}: no model weights in it (expected a 'model' state dict)")
     model = build_model(run, data)
@@ -112,55 +107,14 @@ def load_best(run: Any, data: ClassificationData) -> tuple:
     return model.to(run.device).eval(), state
 
 
-def read_image(path: Path, mode: str, size: tuple) -> torch.Tensor:
-    """Decode ``path`` as a uint8 tensor C×H×W (``mode`` "L" or "RGB", ``size`` (H, W)).
-
-    The shorter side is resized to fit and the centre cropped, as zoo's image datasets store
-    their files. A file PIL cannot decode is a ``zoo.UserError`` naming it.
-    """
-    import numpy as np
-    from PIL import Image
-
-    height, width = size
-    try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
-            w, h = image.size
-            scale = max(width / w, height / h)
-            new = (max(width, round(w * scale)), max(height, round(h * scale)))
-            if new != image.size:
-                image = image.resize(new, Image.BILINEAR)
-            left, top = int(round((new[0] - width) / 2.0)), int(round((new[1] - height) / 2.0))
-            image = image.crop((left, top, left + width, top + height))
-            array = np.asarray(image, dtype=np.uint8)
-    except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... for files it can't read
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise UserError(f"cannot read image {path}: {reason}") from None
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-
-def output_probabilities(outputs: torch.Tensor) -> torch.Tensor:
-    """Class probabilities from a model's outputs (B×K): raw logits or log-probabilities.
-
-    Softmax serves both: for log-probabilities (a model ending in LogSoftmax) it equals their
-    exponential, since they already sum to one in probability.
-    """
-    return outputs.softmax(dim=1)
-
-
-def _unwrap(dataset: Any) -> Any:
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return dataset
+def _check_classes(run: Any, data: ClassificationData, state: dict, path: Path) -> None:
+    """Refuse (``zoo.UserError``) a checkpoint trained on other classes than ``data`` has."""
+    saved_classes = state.get("classes")
+    if saved_classes is not None and list(saved_classes) != list(data.classes):
+        raise UserError(f"{path} was trained on {describe_classes(saved_classes)} but data {_data_name(run)!r} "
+                        f"({run.recipe.where(('data',))}) has {describe_classes(data.classes)}")
 
 
 def _data_name(run: Any) -> str:
     return str(run.section("data").get("name"))
 
-
-def _describe_classes(classes: Sequence[str], shown: int = 6) -> str:
-    names = [str(c) for c in classes]
-    listed = ", ".join(names[:shown]) + (f", ... ({len(names)} in all)" if len(names) > shown else "")
-    return f"{len(names)} classes [{listed}]"

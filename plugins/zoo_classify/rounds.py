@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Optional
 
 from zoo.toolkit import RunFailure, broadcast_buffers
+from zoo_classify.card import classification_card, example_inputs
 from zoo_classify.health import bad_step_anywhere, non_finite_training, non_finite_validation
 from zoo_classify.training_loss import TrainingLoss
 
@@ -35,6 +36,7 @@ class ValidationRounds:
         self.started = time.perf_counter()
         self._best: Optional[dict] = None  # this epoch's best checkpoint, not yet written
         self._metrics: list = []  # this epoch's rounds, not yet reported
+        self._examples = None  # test images kept in best.pt, taken once
 
     def start_epoch(self, epoch: int, started: Optional[float] = None) -> None:
         """Epoch ``epoch`` begins (``started``: when its clock started, default now)."""
@@ -82,9 +84,15 @@ class ValidationRounds:
         return valid_loss
 
     def save_best(self) -> None:
-        """Write the epoch's best checkpoint, if it has one (before ``last.pt``)."""
+        """Write the epoch's best checkpoint, if it has one (before ``last.pt``), with its model
+        card and examples of the test images (``zoo_classify.card``)."""
         if self._best is not None:
-            self.trainer.run.save_checkpoint("best.pt", self._best)
+            t = self.trainer
+            if self._examples is None:
+                self._examples = example_inputs(t.data)
+            progress = {k: self._best[k] for k in ("epoch", "step", "valid_loss") if self._best[k] is not None}
+            card = classification_card(t.run, t.data, progress)
+            t.run.save_checkpoint("best.pt", dict(self._best, examples=self._examples), card=card)
             self._best = None
 
     def report(self) -> None:

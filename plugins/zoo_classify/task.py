@@ -21,7 +21,8 @@ This module ties the parts together; each has its own module:
     health.py         what a NaN or infinite loss does
     report.py         the best model tested per class, the pictures (plots.py), report.json
     evaluation.py     loss, accuracy, confusion matrix; the per-class table
-    inference.py      zoo eval and zoo predict on a finished run
+    card.py           the model card and example test images kept in best.pt
+    inference.py      zoo eval on a finished run; its best model for zoo predict and zoo export
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ from __future__ import annotations
 import inspect
 import textwrap
 import time
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-from zoo.task import Checkpoints, Task
+from zoo.task import BestModel, Checkpoints, Task
 from zoo.toolkit import distributed_backend
 from zoo_classify.batches import Batches
 from zoo_classify.checkpoint import resume
 from zoo_classify.data import load_data
 from zoo_classify.feature_cache import cached_head
-from zoo_classify.inference import evaluate_run, predict_images
+from zoo_classify.inference import best_model, evaluate_run
 from zoo_classify.model import build_model, check_forward
 from zoo_classify.options import ClassificationOptions, options_help
 from zoo_classify.precision import Precision
@@ -123,9 +123,9 @@ class ClassificationTask(Task):
         """``zoo eval``: test the run folder's best checkpoint again; see ``zoo_classify.inference.evaluate_run``."""
         return evaluate_run(run, self.options)
 
-    def predict(self, run: Any, paths: Sequence[Path], top_k: int) -> list:
-        """``zoo predict``: top-k classes of image files; see ``zoo_classify.inference.predict_images``."""
-        return predict_images(run, self.options, paths, top_k)
+    def best_model(self, run: Any) -> BestModel:
+        """``zoo predict`` and ``zoo export``: the best model and its card; see ``zoo_classify.inference.best_model``."""
+        return best_model(run, self.options)
 
     def headline(self, report: dict) -> str:
         """``test accuracy 98.89%, test loss 0.0312, best epoch 7`` (the parts the report has)."""

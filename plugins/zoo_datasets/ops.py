@@ -32,6 +32,11 @@ class Resize:
     def __repr__(self) -> str:
         return f"Resize({self.size})"
 
+    def describe(self) -> dict:
+        """This step for a model card (``zoo.preprocessing``)."""
+        return {"op": "resize", "size": [self.size, self.size], "interpolation": "bilinear",
+                "antialias": "when shrinking"}
+
 
 class GrayToRGB:
     """Repeat a one-channel batch to three channels."""
@@ -41,6 +46,10 @@ class GrayToRGB:
 
     def __repr__(self) -> str:
         return "GrayToRGB()"
+
+    def describe(self) -> dict:
+        """This step for a model card (``zoo.preprocessing``)."""
+        return {"op": "gray_to_rgb"}
 
 
 class RGBToGray:
@@ -53,6 +62,10 @@ class RGBToGray:
 
     def __repr__(self) -> str:
         return "RGBToGray()"
+
+    def describe(self) -> dict:
+        """This step for a model card (``zoo.preprocessing``)."""
+        return {"op": "rgb_to_gray", "weights": list(LUMA)}
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -86,3 +99,7 @@ class Normalize:
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
+
+    def describe(self) -> dict:
+        """This step for a model card (``zoo.preprocessing``)."""
+        return {"op": "normalize", "mean": list(self.mean), "std": list(self.std)}

@@ -1,26 +1,31 @@
-"""``zoo eval RUN_DIR [KEY=VALUE ...] [--json]`` and ``zoo predict RUN_DIR IMAGE... [--top-k K] [--json]``.
+"""``zoo eval RUN_DIR [KEY=VALUE ...] [--json]`` and
+``zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]``.
 
-Both reopen a finished run folder: its ``recipe.yaml`` (with overrides), the task it names
+Both can reopen a finished run folder: its ``recipe.yaml`` (with overrides), the task it names
 built through the registries as ``zoo run`` builds it, and the checkpoint the task declares as
-its best (``zoo.task.Checkpoints.best``, ``checkpoints/best.pt`` by default). The task does the
-work through two methods, ``evaluate(run) -> report`` and
-``predict(run, paths, top_k) -> [{"path", "top": [{"class", "probability"}]}]``; a task
-without them, or without a best checkpoint, is refused.
+its best (``zoo.task.Checkpoints.best``, ``checkpoints/best.pt`` by default). ``zoo eval`` calls
+the task's ``evaluate(run) -> report``. ``zoo predict`` takes the task's ``best_model(run)`` (the
+model and its card: no data needed) and reads the images as the card says (``zoo.predictor``);
+a task without ``best_model`` predicts its own way, ``predict(run, paths, top_k)``. Given a file
+written by ``zoo export`` instead of a run folder, ``zoo predict`` runs it with its format's
+runtime (``zoo.model_files``): with an ONNX file, onnxruntime, and torch is never imported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from zoo.errors import UserError
 
 
-def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (), *, quiet: bool = False) -> tuple:
+def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (), *, quiet: bool = False,
+             fallback: Optional[str] = None, verb: Optional[str] = None) -> tuple:
     """``(run, the task's method)`` for the finished run in ``folder``, its recipe with ``overrides`` applied.
 
-    ``method`` is the task method wanted (``evaluate``, ``predict``), ``doing`` what it does, for
-    messages. The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
+    ``method`` is the task method wanted (``evaluate``, ``best_model``), ``fallback`` the one
+    taken when the task lacks it, ``doing`` what it does and ``verb`` (default ``method``) its
+    verb, for messages. The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
     called, so nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that
     is not a run folder, a task without ``method`` or whose best checkpoint is not there, and for
     an invalid recipe or override.
@@ -34,8 +39,10 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     if not (folder / "recipe.yaml").is_file():
         raise UserError(f"{folder}: not a run folder (no recipe.yaml there)")
     run, _ = prepare(load_recipe(folder / "recipe.yaml", overrides), directory=folder, quiet=quiet)
+    if fallback is not None and not run.traits.has_method(method):
+        method = fallback
     found = run.traits.method(method, doing)
-    run.traits.checkpoint("best", folder, method)
+    run.traits.checkpoint("best", folder, verb or method)
     seed_everything(run.seed)
     return run, found
 
@@ -59,22 +66,60 @@ def eval_command(run_dir: str, overrides: Sequence[str], *, as_json: bool = Fals
     return 0
 
 
-def predict_command(run_dir: str, images: Sequence[str], *, top_k: int = 3, as_json: bool = False) -> int:
-    """Print the ``top_k`` most probable classes of each image file (a JSON array with --json)."""
+def predict_command(target: str, images: Sequence[str], *, top_k: int = 3, output: str = "text",
+                    batch_size: int = 64) -> int:
+    """Print the ``top_k`` most probable classes of each image (``output``: ``text``, ``json``
+    or ``csv``). ``target`` is a run folder or a file written by ``zoo export``; ``images`` are
+    files, folders (searched recursively) or globs, read ``batch_size`` at a time."""
+    from zoo.image_files import collect_images
+
     if top_k < 1:
         raise UserError(f"--top-k: expected at least 1, got {top_k}")
-    for image in images:
-        if not Path(image).is_file():
-            raise UserError(f"image not found: {image}")
-    run, predict = open_run(Path(run_dir), "predict", "predict", quiet=True)
-    results = predict(run, [Path(p) for p in images], top_k)
-    if as_json:
+    if batch_size < 1:
+        raise UserError(f"--batch-size: expected at least 1, got {batch_size}")
+    paths = collect_images(images)
+    location = Path(target)
+    if location.is_dir():
+        results = predict_with_run(location, paths, top_k, batch_size)
+    elif location.is_file():
+        from zoo.model_files import open_model_file
+        from zoo.predictor import predict
+
+        loaded = open_model_file(location, registries=_registries)
+        results = predict(paths, loaded.card, loaded.scores, top_k, batch_size=batch_size, where=str(location))
+    else:
+        raise UserError(f"no run folder or model file at {target}")
+    if output == "json":
         from zoo.run_folder import json_text
 
         print(json_text(results))
-        return 0
-    for result in results:
-        ranked = ", ".join(f"{item['class']} ({item['probability']:.1%})" for item in result["top"])
-        print(f"{result['path']}: {ranked}")
+    elif output == "csv":
+        from zoo.predictor import as_csv
+
+        print(as_csv(results))
+    elif results:
+        from zoo.predictor import as_text
+
+        print(as_text(results))
     return 0
 
+
+def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size: int) -> list:
+    """Predict with the best model of the run in ``folder``: built from its card
+    (``Task.best_model``) and run eagerly on the run's device; a task without ``best_model``
+    predicts its own way (``Task.predict``)."""
+    from zoo.card_models import torch_scores
+    from zoo.predictor import predict
+
+    run, method = open_run(folder, "best_model", "predict", quiet=True, fallback="predict", verb="predict")
+    if not run.traits.has_method("best_model"):
+        return method(run, list(paths), top_k)
+    best = method(run)
+    where = str(folder / run.traits.checkpoints.best)
+    return predict(paths, best.card, torch_scores(best.module, run.device), top_k, batch_size=batch_size, where=where)
+
+
+def _registries():
+    from zoo.plugins import get_manager
+
+    return get_manager(quiet=True).registries

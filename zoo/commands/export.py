@@ -1,0 +1,38 @@
+"""``zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]``.
+
+The run's best model and its card come from the task (``Task.best_model``: no data needed);
+``zoo.exporting`` writes the file, loads it back with its format's runtime and compares its
+scores with the eager model's on the run's test images before the file takes its place.
+Without ``--output`` the file is ``RUN_DIR/exported/<model.onnx, model.pt2, model.ts.pt or
+model.safetensors>``; an existing file is replaced only with ``--force``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from zoo.errors import UserError
+
+
+def export_command(run_dir: str, fmt: str, *, output: Optional[str] = None, force: bool = False) -> int:
+    """Export the best model of the run in ``run_dir`` as ``fmt``; print the check and the path."""
+    from zoo.commands.evaluate import open_run
+    from zoo.export_formats import FORMATS
+    from zoo.exporting import export_checked
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    folder = Path(run_dir)
+    path = Path(output) if output is not None else folder / "exported" / FORMATS[fmt].file_name
+    if path.is_dir():
+        raise UserError(f"--output {path}: a folder; give the path of the file to write")
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to replace it")
+    run, best_model = open_run(folder, "best_model", "export a model", quiet=True, verb="export")
+    best = best_model(run)
+    check = export_checked(fmt, best, path, registries=lambda: run.registries)
+    print(f"checked against the eager model on {check.images} test images: largest difference "
+          f"{check.largest:.2e} (tolerance {check.tolerance:.0e})")
+    print(f"written {path}")
+    return 0

@@ -1,0 +1,91 @@
+"""Exporting a model to a file, checked before it is kept.
+
+``export_checked`` writes the model in a format (``zoo.export_formats``) to a temporary file
+beside the destination, opens that file with the format's own runtime (``zoo.model_files``),
+compares its scores with the eager model's on a batch of the run's real test images, and only
+then renames it into place: a failed export or check leaves nothing behind, and the
+destination is never half written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from zoo.atomic import fsync_dir
+from zoo.errors import RunFailure, UserError
+from zoo.export_formats import FORMATS, ExportError
+
+__all__ = ["ExportCheck", "export_checked", "tolerance"]
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """What the check of an exported file found: the ``largest`` absolute difference of its
+    scores from the eager model's, the ``tolerance`` it had to stay within, over ``images``."""
+
+    largest: float
+    tolerance: float
+    images: int
+
+
+def tolerance(reference: Any) -> float:
+    """How far an exported model's scores may stray from the eager ``reference`` scores (a
+    numpy array): 1e-4, relative to the largest score when that exceeds 1."""
+    return 1e-4 * max(1.0, float(abs(reference).max()) if reference.size else 1.0)
+
+
+def export_checked(fmt: str, best: Any, path: Path, registries: Optional[Callable[[], Any]] = None) -> ExportCheck:
+    """Write ``best`` (a ``zoo.task.BestModel``) as ``fmt`` to ``path``, checked (module docstring).
+
+    The model is traced with the first two example images and checked on all of them, so a
+    batch axis that is not dynamic fails the check. Raises ``zoo.UserError`` when the format
+    cannot hold the model (naming the format, the model and the cause), and
+    ``zoo.toolkit.RunFailure`` when the written file's scores differ beyond the tolerance.
+    """
+    import torch
+
+    from zoo.card_models import torch_scores
+    from zoo.model_files import open_model_file
+
+    examples = best.examples.detach().to("cpu", torch.float32)
+    if examples.shape[0] < 2:  # a batch of one would fix the batch axis
+        examples = torch.cat([examples, examples])
+    module = best.module.to("cpu").eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a private folder beside the destination, holding a file of the destination's own name:
+    # torch names the archive inside a .pt2 or TorchScript file after the file
+    scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    temporary = scratch / path.name
+    model_name = best.card["model"]["name"]
+    try:
+        try:
+            FORMATS[fmt].write(module, examples[:2], best.card, temporary)
+        except ExportError as exc:
+            raise UserError(f"cannot export model {model_name!r} to {fmt}: {exc}") from None
+        loaded = open_model_file(temporary, registries)
+        batch = examples.numpy()
+        reference = torch_scores(module)(batch)
+        exported = loaded.scores(batch)
+        if exported.shape != reference.shape:
+            raise RunFailure(f"the {fmt} export of model {model_name!r} gives scores of shape {exported.shape}, "
+                             f"the eager model {reference.shape}; nothing written")
+        check = ExportCheck(float(abs(exported - reference).max()), tolerance(reference), len(batch))
+        if not check.largest <= check.tolerance:
+            raise RunFailure(f"the {fmt} export of model {model_name!r} differs from the eager model by "
+                             f"{check.largest:.3g} on the run's test images (tolerance {check.tolerance:.1g}); "
+                             f"nothing written")
+        with open(temporary, "rb+") as f:
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # an ordinary file to share, whatever mode the writer chose
+        os.replace(temporary, path)
+        fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return check

@@ -1,0 +1,83 @@
+"""The image files ``zoo predict`` is given: found (files, folders, globs) and read with PIL.
+
+numpy and PIL only: the ONNX path of ``zoo predict`` imports no torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from zoo.errors import UserError
+
+__all__ = ["IMAGE_SUFFIXES", "collect_images", "read_image", "read_images"]
+
+#: The file suffixes a folder is searched for (case-insensitive).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def collect_images(arguments: Iterable[str]) -> list:
+    """The image files that ``arguments`` name, in order, each once.
+
+    A file is taken as it is (whatever its suffix); a folder is searched recursively for files
+    with an ``IMAGE_SUFFIXES`` suffix, in sorted order; an argument with ``*``, ``?`` or ``[``
+    is a glob (``**`` spans folders), its matches sorted. Raises ``zoo.UserError`` for a path
+    that does not exist, and for a folder or glob with no image in it.
+    """
+    found: list = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_file():
+            matches = [path]
+        elif path.is_dir():
+            matches = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not matches:
+                raise UserError(f"no image files in folder {argument} (looked for {', '.join(IMAGE_SUFFIXES)})")
+        elif glob.has_magic(argument):
+            matches = sorted(Path(p) for p in glob.glob(argument, recursive=True) if os.path.isfile(p))
+            if not matches:
+                raise UserError(f"no files match {argument}")
+        else:
+            raise UserError(f"image not found: {argument}")
+        found.extend(matches)
+    return list(dict.fromkeys(found))
+
+
+def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
+    """Decode ``path`` as a uint8 array H×W×C (``mode`` "L" or "RGB", ``size`` (H, W)).
+
+    The image is resized (bilinear) to cover ``size`` and its centre cropped, as zoo's image
+    datasets store their files. A file PIL cannot decode is a ``zoo.UserError`` naming it.
+    """
+    from PIL import Image
+
+    height, width = size
+    try:
+        with Image.open(path) as image:
+            image.draft(mode, (width, height))  # JPEG: decode at the smallest scale still covering size
+            image = image.convert(mode)
+            w, h = image.size
+            scale = max(width / w, height / h)
+            new = (max(width, round(w * scale)), max(height, round(h * scale)))
+            if new != image.size:
+                image = image.resize(new, Image.BILINEAR)
+            left, top = int(round((new[0] - width) / 2.0)), int(round((new[1] - height) / 2.0))
+            image = image.crop((left, top, left + width, top + height))
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... for files it can't read
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise UserError(f"cannot read image {path}: {reason}") from None
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def read_images(paths: Sequence[Path], mode: str, size: Sequence[int], workers: int = 4) -> list:
+    """``read_image`` of every path, in order, decoded on up to ``workers`` threads."""
+    if workers <= 1 or len(paths) <= 1:
+        return [read_image(p, mode, size) for p in paths]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: read_image(p, mode, size), paths))
