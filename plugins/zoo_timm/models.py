@@ -32,7 +32,9 @@ def create_model(
         downloaded only when there is network and ZOO_OFFLINE / HF_HUB_OFFLINE are not set.
     weights: a local .pt/.pth/.bin/.safetensors file to load instead (implies pretrained).
     num_classes: outputs of the classifier (default: the weights' classes, usually 1000);
-        when it differs from the weights' the classifier keeps a fresh initialisation.
+        when it differs from the weights' the classifier keeps a fresh initialisation. Every
+        other tensor must come from the weights with its shape: a file missing one, or holding
+        one the model doesn't have, is a UserError naming them.
     in_channels: input channels (default 3); pretrained stem weights are adapted by timm.
     tag: a pretrained tag, e.g. "a1_in1k" for resnet18.a1_in1k (default: timm's first).
     Other keys go to timm.create_model (drop_rate, drop_path_rate, global_pool, ...).
