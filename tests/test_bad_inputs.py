@@ -412,6 +412,141 @@ def plugin_hanging_on_import(ctx: Ctx) -> list:
 def plugin_raising_keyboard_interrupt(ctx: Ctx) -> list:
     install_plugin(ctx, "acme_ctrlc", "raise KeyboardInterrupt\n" + PLUGIN_MODEL)
     return plugin_recipe(ctx)
+# -- issue 19: data, weights, classification (setups) ------------------------------------------
+
+
+def model_recipe(ctx: Ctx, model: str, *overrides: str) -> list:
+    recipe = ctx.edited("{name: mlp, hidden: [32]}", model)
+    return ["run", recipe, "--output", ctx.tmp / "out", *overrides]
+
+
+def resnet18_weights(seed: int = 0, **kwargs) -> dict:
+    import timm
+
+    torch.manual_seed(seed)
+    return timm.create_model("resnet18", **kwargs).state_dict()
+
+
+def timm_weights_of_one_tensor(ctx: Ctx) -> list:
+    path = ctx.tmp / "only_conv1.pt"
+    torch.save({"conv1.weight": resnet18_weights()["conv1.weight"]}, path)
+    return model_recipe(ctx, f"{{name: timm/resnet18, weights: {path}}}")
+
+
+def timm_hf_cache_with_a_small_head(ctx: Ctx) -> list:
+    """A file planted in the Hugging Face cache (the blob named by its real SHA-256) holding a 3x3 classifier."""
+    import hashlib
+
+    from safetensors.torch import save
+
+    payload = save({"fc.weight": torch.zeros(3, 3)})
+    repo = ctx.tmp / "hf" / "models--timm--resnet18.a1_in1k"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    digest = hashlib.sha256(payload).hexdigest()
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "blobs" / digest).write_bytes(payload)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "model.safetensors").symlink_to(Path("..") / ".." / "blobs" / digest)
+    ctx.monkeypatch.setenv("HF_HUB_CACHE", str(ctx.tmp / "hf"))
+    ctx.monkeypatch.setenv("ZOO_OFFLINE", "1")
+    return model_recipe(ctx, "{name: timm/resnet18, pretrained: true}")
+
+
+def torchvision_weights_without_layer4(ctx: Ctx) -> list:
+    import torchvision.models as tv_models
+
+    path = ctx.tmp / "no_layer4.pth"
+    torch.save({k: v for k, v in tv_models.resnet18().state_dict().items() if not k.startswith("layer4.")}, path)
+    return model_recipe(ctx, f"{{name: torchvision/resnet18, weights: {path}}}")
+
+
+def densenet_weights_of_one_tensor(ctx: Ctx) -> list:
+    import torchvision.models as tv_models
+
+    path = ctx.tmp / "conv0.pth"
+    torch.save({"features.conv0.weight": tv_models.densenet121().features.conv0.weight.detach()}, path)
+    return model_recipe(ctx, f"{{name: densenet121, weights: {path}}}", "data.image_size=32", "data.channels=3")
+
+
+def timm_weights_without_network(ctx: Ctx) -> list:
+    ctx.monkeypatch.setenv("HF_HUB_CACHE", str(ctx.tmp / "hf"))
+    ctx.monkeypatch.setenv("TORCH_HOME", str(ctx.tmp / "torch-home"))
+    for var in ("ZOO_OFFLINE", "HF_HUB_OFFLINE", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        ctx.monkeypatch.delenv(var, raising=False)
+    for var in ("https_proxy", "http_proxy"):  # a proxy that refuses: no network, on any machine
+        ctx.monkeypatch.setenv(var, "http://127.0.0.1:9")
+    return model_recipe(ctx, "{name: timm/resnet18, pretrained: true}")
+
+
+def weights_pickled_with_protocol_4(ctx: Ctx) -> list:
+    path = ctx.tmp / "protocol4.pt"
+    torch.save({"fc1.weight": torch.zeros(32, 64)}, path, pickle_protocol=4)
+    return model_recipe(ctx, f"{{name: timm/resnet18, weights: {path}}}")
+
+
+def image_linked_into_two_classes(ctx: Ctx) -> list:
+    root = good_image_folder(ctx)
+    (root / "dog" / "also_a_dog.png").symlink_to(root / "cat" / "cat_0.png")
+    return ["run", folder_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def single_class_folder(ctx: Ctx) -> list:
+    write_image_folder(ctx.tmp / "images", ["cat"], per_class=6, size=(20, 20))
+    return ["run", folder_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def decompression_bomb(ctx: Ctx) -> list:
+    """A PNG of 95 million pixels (12 kB on disk): more than PIL decodes without warning."""
+    from PIL import Image
+
+    root = good_image_folder(ctx)
+    Image.new("1", (10000, 9500)).save(root / "cat" / "huge.png")
+    return ["run", folder_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def cifar_with_string_labels(ctx: Ctx) -> list:
+    folder = write_cifar10(ctx.tmp / "data")["folder"]
+    with open(folder / "data_batch_1", "rb") as f:
+        entry = pickle.load(f, encoding="latin1")
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump(dict(entry, labels=["airplane"] * len(entry["labels"])), f, protocol=2)
+    return ["run", cifar_recipe(ctx), "--output", ctx.tmp / "out"]
+
+
+def third_party_loss(ctx: Ctx, name: str, build: Callable) -> list:
+    """``acme/<name>``: a loss registered by a third-party plugin, in the recipe."""
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    class Losses:
+        @hookimpl
+        def zoo_register_losses(self, registry):
+            registry.register(f"acme/{name}", build)
+
+    get_manager().register(Losses(), "acme")
+    return ["run", ctx.edited("{name: cross_entropy}", f"{{name: acme/{name}}}"), "--output", ctx.tmp / "out"]
+
+
+def regression_loss(ctx: Ctx) -> list:
+    from torch import nn
+
+    def l1() -> nn.Module:
+        """Mean absolute error (a regression loss)."""
+        return nn.L1Loss()
+
+    return third_party_loss(ctx, "l1", l1)
+
+
+def per_sample_loss(ctx: Ctx) -> list:
+    from torch import nn
+
+    def per_sample() -> nn.Module:
+        """Cross-entropy of each sample, not averaged."""
+        return nn.CrossEntropyLoss(reduction="none")
+
+    return third_party_loss(ctx, "per_sample", per_sample)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -575,6 +710,42 @@ CASES = [
     Case("plugin that raises KeyboardInterrupt at import", plugin_raising_keyboard_interrupt,
          r"r\.yaml:\d+: model\.name: unknown model 'acme/net'; .*plugin 'acme_ctrlc' failed to load",
          subprocess=True),
+    # -- issue 19: data, weights, classification
+    Case("timm weights file holding one tensor", timm_weights_of_one_tensor,
+         rf"{LINE}: model: weights file .*only_conv1\.pt does not fit ResNet: keys missing from the file: "
+         r"bn1\.weight, bn1\.bias, "),
+    Case("timm weights in the Hugging Face cache holding a 3x3 classifier", timm_hf_cache_with_a_small_head,
+         r"weights file .*models--timm--resnet18\.a1_in1k/snapshots/\w+/model\.safetensors does not fit ResNet: "
+         r"keys missing from the file: conv1\.weight, bn1\.weight"),
+    Case("torchvision weights file without its last block", torchvision_weights_without_layer4,
+         r"weights file .*no_layer4\.pth does not fit ResNet: keys missing from the file: layer4\.0\.conv1\.weight"),
+    Case("densenet121 weights file holding one tensor", densenet_weights_of_one_tensor,
+         r"weights file .*conv0\.pth does not fit DenseNet: keys missing from the file: features\.norm0\.weight"),
+    Case("timm pretrained weights without network", timm_weights_without_network,
+         r"pretrained weights for timm/resnet18 not found: looked for .*hf/models--timm--resnet18\.a1_in1k.* and "
+         r".*torch-home/hub/checkpoints/resnet18_a1_0-d63eafa0\.pth; no network \(proxy 127\.0\.0\.1:9: .*\): "
+         r"get them on a machine with network \(hf download timm/resnet18\.a1_in1k or https://\S+\) and copy them "
+         r"there, or set weights: PATH; ZOO_OFFLINE=1 stops zoo trying the network$"),
+    Case("weights file pickled with protocol 4", weights_pickled_with_protocol_4,
+         r"weights file .*protocol4\.pt was pickled with protocol 4, which torch\.load\(weights_only=True\) "
+         r"cannot read .*; save it again with torch\.save's default protocol, or as a \.safetensors file$"),
+    Case("ImageFolder image linked into two classes", image_linked_into_two_classes,
+         r"imagefolder: .*images/dog/also_a_dog\.png \(dog\) and .*images/cat/cat_0\.png \(cat\) are the same "
+         r"file \(.*\); an image belongs to one class of one split"),
+    Case("single-class image folder", single_class_folder,
+         rf"{LINE}: data 'imagefolder' has only one class \(cat\) in .*images: a classifier needs at least two"),
+    Case("image too large to decode safely", decompression_bomb,
+         r"cannot read image .*images/cat/huge\.png: Image size \(95000000 pixels\) exceeds limit of \d+ pixels, "
+         r"could be decompression bomb"),
+    Case("CIFAR batch with string labels", cifar_with_string_labels,
+         rf"{LINE}: data: cifar10: cannot read .*data_batch_1: 'labels' holds 'airplane' \(str\) where class "
+         r"numbers belong"),
+    Case("regression loss on class labels", regression_loss,
+         rf"{LINE}: loss 'acme/l1' cannot take the model's \(4, 10\) outputs with the data's class labels "
+         r"\(\(4,\), torch\.int64\): RuntimeError: The size of tensor a \(10\) must match"),
+    Case("loss giving one value per sample", per_sample_loss,
+         rf"{LINE}: loss 'acme/per_sample' gives \(4,\) for the model's \(4, 10\) outputs .*; training needs "
+         r"one number"),
 ]
 
 

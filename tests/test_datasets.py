@@ -1,5 +1,6 @@
 """zoo_datasets: the built-in datasets on small files in the real formats, read by torchvision."""
 
+import pickle
 import subprocess
 import sys
 
@@ -193,6 +194,23 @@ def test_cifar10_truncated_pickle_is_named(tmp_path):
     with pytest.raises(UserError) as error:
         cifar10(root=str(tmp_path), checksum=False)
     assert str(bad) in str(error.value)
+
+
+@pytest.mark.parametrize("labels, said", [
+    (["cat", "dog", "cat", "dog"], "'labels' holds 'cat' (str) where class numbers belong"),
+    ([0, 1, 2.5, 3], "'labels' holds 2.5 (float) where class numbers belong"),
+    ("0123", "'labels' holds a str, not a list of class numbers"),
+])
+def test_cifar10_labels_that_are_not_class_numbers_name_the_file(tmp_path, labels, said):
+    written = write_cifar10(tmp_path, n_per_batch=4, n_test=4)
+    batch = written["folder"] / "data_batch_2"
+    with open(batch, "rb") as f:
+        entry = pickle.load(f, encoding="latin1")
+    with open(batch, "wb") as f:
+        pickle.dump(dict(entry, labels=labels), f, protocol=2)
+    with pytest.raises(UserError) as error:
+        cifar10(root=str(tmp_path), checksum=False)
+    assert str(error.value) == f"cifar10: cannot read {batch}: {said}; replace it"
 
 
 def test_cifar100_uses_fine_labels(tmp_path):

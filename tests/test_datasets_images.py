@@ -1,5 +1,7 @@
 """zoo_datasets: imagefolder and oxford_pets on real PNG/JPEG trees read by PIL and torchvision."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,8 @@ from tests.formats import (
 )
 from zoo import UserError
 from zoo.toolkit import TensorImageDataset
-from zoo_datasets.folder import imagefolder
+from zoo_datasets.class_files import ClassFiles
+from zoo_datasets.folder import imagefolder, is_image_file, scan_class_folders
 from zoo_datasets.images import LazyImageDataset
 from zoo_datasets.pets import oxford_pets
 
@@ -131,6 +134,88 @@ def test_train_and_test_with_different_classes_is_an_error(split_tree):
     with pytest.raises(UserError, match="different classes") as error:
         imagefolder(root=str(split_tree), image_size=8)
     assert "emu" in str(error.value)
+
+
+# -- links: each real file once, under one class ----------------------------------------------
+
+
+def listed(splits) -> list:
+    """``(file name, class)`` of every training and test sample, in order."""
+    out = []
+    for dataset in (splits.train, splits.test):
+        names = [splits.classes[int(y)] for y in dataset.targets]
+        out += [(path.name, name) for path, name in zip(dataset.paths, names)]
+    return out
+
+
+def test_symlink_loops_and_links_into_the_dataset_are_not_followed(tmp_path, capsys):
+    root = tmp_path / "images"
+    write_image_folder(root, ["cat", "dog"], per_class=4, size=(20, 20))
+    (root / "cat" / "loop").symlink_to(".")
+    (root / "dog" / "up").symlink_to(root)
+    (root / "dog" / "cats").symlink_to(Path("..") / "cat")
+    # torchvision's ImageFolder walk follows all three: 8 images became 3,608 samples, mislabelled
+    splits = imagefolder(root=str(root), image_size=8, cache=False, test_fraction=0.25)
+    assert sorted(listed(splits)) == sorted([(f"cat_{i}.{'png' if i % 2 == 0 else 'jpg'}", "cat") for i in range(4)]
+                                            + [(f"dog_{i}.{'png' if i % 2 == 0 else 'jpg'}", "dog") for i in range(4)])
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("zoo: warning: imagefolder:")]
+    assert len(warnings) == 3
+    assert any(f"not following link {root / 'cat' / 'loop'} -> {root / 'cat'}: it leads inside the dataset" in line
+               for line in warnings)
+    assert any(f"not following link {root / 'dog' / 'up'} -> {root}: it leads inside the dataset" in line
+               for line in warnings)
+
+
+def test_links_to_folders_outside_the_dataset_are_followed_once(tmp_path, capsys):
+    root, pool = tmp_path / "images", tmp_path / "pool"
+    write_image_folder(root, ["cat", "dog"], per_class=2, size=(20, 20))
+    write_image_folder(pool, ["tabby"], per_class=3, size=(20, 20))
+    (root / "cat" / "more").symlink_to(pool / "tabby")
+    (pool / "tabby" / "again").symlink_to(pool / "tabby")  # a loop outside the dataset
+    splits = imagefolder(root=str(root), image_size=8, cache=False, test_fraction=0.25)
+    names = sorted(listed(splits))
+    assert [n for n in names if n[0].startswith("tabby")] == [(f"tabby_{i}.{e}", "cat") for i, e in
+                                                              ((0, "png"), (1, "jpg"), (2, "png"))]
+    assert len(names) == 7
+    assert f"not following {root / 'cat' / 'more' / 'again'}: it leads back to {pool / 'tabby'}" in capsys.readouterr().err
+
+
+def test_a_file_under_two_classes_or_two_splits_is_refused(split_tree):
+    cat = split_tree / "train" / "cat" / "cat_0.png"
+    (split_tree / "train" / "dog" / "also_a_dog.png").symlink_to(cat)
+    with pytest.raises(UserError) as error:
+        imagefolder(root=str(split_tree), image_size=8)
+    assert str(error.value) == (
+        f"imagefolder: {split_tree / 'train' / 'dog' / 'also_a_dog.png'} (train/dog) and {cat} (train/cat) are "
+        f"the same file ({cat}); an image belongs to one class of one split: remove one of them")
+    (split_tree / "train" / "dog" / "also_a_dog.png").unlink()
+    (split_tree / "test" / "cat" / "leak.png").symlink_to(cat)  # a training image tested on
+    with pytest.raises(UserError, match=r"leak\.png \(test/cat\) and .*train/cat/cat_0\.png \(train/cat\) are the same"):
+        imagefolder(root=str(split_tree), image_size=8)
+
+
+def test_a_file_linked_twice_in_its_class_is_read_once(split_tree, capsys):
+    cat = split_tree / "train" / "cat" / "cat_0.png"
+    (split_tree / "train" / "cat" / "zz_copy.png").symlink_to(cat.name)
+    (split_tree / "train" / "cat" / "gone.png").symlink_to("nowhere.png")
+    splits = imagefolder(root=str(split_tree), image_size=8)
+    assert len(splits.train) == 8
+    err = capsys.readouterr().err
+    assert f"skipping {split_tree / 'train' / 'cat' / 'zz_copy.png'}: the same file as {cat}" in err
+    assert f"skipping {split_tree / 'train' / 'cat' / 'gone.png'}: not a regular file (a link to nothing)" in err
+
+
+def test_nested_folders_are_listed_in_torchvisions_order(tmp_path):
+    from torchvision.datasets.folder import make_dataset
+
+    root = tmp_path / "images"
+    for sub in ("", "a", "a/x", "a-b", "b"):  # "a-b" sorts before "a/x"
+        write_image_folder(root / "cat" / sub, ["s"], per_class=2, size=(8, 8), formats=("png",))
+    write_image_folder(root, ["dog"], per_class=2, size=(8, 8), formats=("png",))
+    classes, samples = scan_class_folders(root, ClassFiles(root, is_image_file), "")
+    expected = make_dataset(str(root), {"cat": 0, "dog": 1}, is_valid_file=is_image_file)
+    assert classes == ["cat", "dog"] and len(expected) == 12
+    assert [(str(path), label) for path, label in samples] == expected
 
 
 def test_missing_root_is_explained(tmp_path):

@@ -11,6 +11,7 @@ import inspect
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
@@ -432,3 +433,78 @@ def test_timm_pretrained_missing_says_where_it_looked(models, offline_home):
     assert message.startswith("pretrained weights for timm/resnet18 not found: looked for ")
     assert str(offline_home / "hf" / "models--timm--resnet18.a1_in1k") in message
     assert str(offline_home / "torch" / "hub" / "checkpoints" / "resnet18_a1_0-d63eafa0.pth") in message
+
+
+def resnet18_state(seed: int, **kwargs) -> dict:
+    import timm
+
+    torch.manual_seed(seed)
+    return timm.create_model("resnet18", pretrained=False, **kwargs).state_dict()
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_timm_weights_file_missing_backbone_tensors_is_refused(models, tmp_path, num_classes):
+    # With another num_classes timm drops the file's classifier and loads the rest leniently:
+    # a file of one tensor left the whole network random, with exit 0.
+    only_stem = tmp_path / "only_conv1.pt"
+    torch.save({"conv1.weight": resnet18_state(4)["conv1.weight"]}, only_stem)
+    with pytest.raises(UserError) as err:
+        models.create("timm/resnet18", weights=str(only_stem), num_classes=num_classes)
+    assert str(err.value).startswith(f"weights file {only_stem} does not fit ResNet: keys missing from the file: "
+                                      f"bn1.weight, bn1.bias, ")
+
+
+def test_timm_weights_file_of_a_small_classifier_only_is_refused(models, tmp_path):
+    head_only = tmp_path / "fc.pt"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, head_only)
+    with pytest.raises(UserError, match=r"fc\.pt does not fit ResNet: shape mismatch for fc\.weight \(3, 3\) vs "
+                                        r"model \(3, 512\)"):
+        models.create("timm/resnet18", weights=str(head_only))
+    with pytest.raises(UserError, match=r"fc\.pt does not fit ResNet: keys missing from the file: conv1\.weight"):
+        models.create("timm/resnet18", weights=str(head_only), num_classes=10)
+
+
+def test_timm_weights_planted_in_the_hugging_face_cache_are_checked_too(models, offline_home):
+    from safetensors.torch import save
+
+    partial = {k: v for k, v in resnet18_state(5).items() if not k.startswith("layer4.")}
+    write_hf_cache(offline_home / "hf", "timm/resnet18.a1_in1k", "model.safetensors", save(partial))
+    with pytest.raises(UserError, match=r"model\.safetensors does not fit ResNet: keys missing from the file: "
+                                        r"layer4\.0\.conv1\.weight"):
+        models.create("timm/resnet18", pretrained=True, num_classes=3)
+
+
+def test_timm_new_classifier_is_the_only_fresh_part_and_is_reported(models, tmp_path):
+    source = resnet18_state(6)
+    path = tmp_path / "imagenet.pt"
+    torch.save(source, path)
+    model = models.create("timm/resnet18", weights=str(path), num_classes=3, in_channels=1)
+    own = model.state_dict()
+    for key, value in source.items():
+        if key == "conv1.weight":
+            assert torch.allclose(own[key], value.sum(dim=1, keepdim=True))
+        elif not key.startswith("fc."):
+            assert torch.equal(own[key], value), key
+    assert model.zoo_weights == {"source": str(path), "loaded": len(source) - 2, "replaced": ["fc.bias", "fc.weight"],
+                                 "ignored": []}
+    kept = models.create("timm/resnet18", weights=str(path))  # the file's 1000 classes: nothing fresh
+    assert kept.zoo_weights["replaced"] == [] and torch.equal(kept.fc.weight, source["fc.weight"])
+
+
+def test_timm_pretrained_without_network_says_so_in_seconds(models, offline_home, monkeypatch):
+    monkeypatch.delenv("ZOO_OFFLINE")
+    for var in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("https_proxy", "http_proxy"):  # a proxy that refuses: no network, whatever this machine has
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    started = time.perf_counter()
+    with pytest.raises(UserError) as err:
+        models.create("timm/resnet18", pretrained=True)
+    assert time.perf_counter() - started < 5
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("pretrained weights for timm/resnet18 not found: looked for ")
+    assert str(offline_home / "hf" / "models--timm--resnet18.a1_in1k") in message
+    assert "; no network (proxy 127.0.0.1:9: " in message
+    assert "hf download timm/resnet18.a1_in1k or https://" in message
+    assert message.endswith("or set weights: PATH; ZOO_OFFLINE=1 stops zoo trying the network")

@@ -6,6 +6,8 @@ import hashlib
 import logging
 import os
 import pickle
+import re
+import time
 
 import pytest
 import torch
@@ -176,11 +178,60 @@ def test_find_or_download_without_the_file_says_where_it_looked(torch_home):
     assert str(expected) in message and "weights: PATH" in message and "network" in message
 
 
-def test_a_failed_download_is_a_user_error(torch_home):
-    # port 9 (discard) on the local machine refuses the connection at once, network or not
-    with pytest.raises(UserError, match="could not be downloaded") as err:
-        zw.find_or_download("http://127.0.0.1:9/models/tiny-0123abcd.pth", allow_download=True)
+@pytest.fixture
+def http_404():
+    """A local HTTP server that answers every request with 404: the network is there, the file is not."""
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_failed_download_is_a_user_error(torch_home, http_404):
+    with pytest.raises(UserError, match="could not be downloaded .*HTTP Error 404") as err:
+        zw.find_or_download(f"{http_404}/models/tiny-0123abcd.pth", allow_download=True)
     assert str(torch_home / "hub" / "checkpoints" / "tiny-0123abcd.pth") in str(err.value)
+
+
+def without_proxies(monkeypatch) -> None:
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_no_network_is_found_in_seconds_and_said_in_one_line(torch_home, monkeypatch):
+    # port 9 (discard) on the local machine refuses the connection at once, network or not
+    without_proxies(monkeypatch)
+    url = "http://127.0.0.1:9/models/tiny-0123abcd.pth"
+    started = time.perf_counter()
+    with pytest.raises(UserError) as err:
+        zw.find_or_download(url, allow_download=True, name="acme/tiny")
+    assert time.perf_counter() - started < 5
+    target = torch_home / "hub" / "checkpoints" / "tiny-0123abcd.pth"
+    assert re.fullmatch(
+        re.escape(f"pretrained weights for acme/tiny not found: looked for {target}; ")
+        + r"no network \(127\.0\.0\.1:9: \[Errno \d+\] Connection refused\): "
+        + re.escape(f"put the file there (from {url}), or set weights: PATH; ZOO_OFFLINE=1 stops zoo trying the network"),
+        str(err.value))
+
+
+def test_network_problem_asks_the_proxy_the_environment_names(monkeypatch, http_404):
+    without_proxies(monkeypatch)
+    assert zw.network_problem([http_404]) is None
+    assert zw.network_problem(["http://127.0.0.1:9/x", http_404]) is None  # one host answering is enough
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    assert re.fullmatch(r"no network \(proxy 127\.0\.0\.1:9: \[Errno \d+\] Connection refused\)",
+                        zw.network_problem(["http://example.org/weights.pth"]))
 
 
 def test_a_planted_file_under_a_real_weights_name_is_rejected(torch_home):

@@ -9,7 +9,8 @@
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
-traceback unless ``--debug``), 1 for a failure while running. This module imports only the
+traceback unless ``--debug``), 1 for a failure while running. A library's warning is one
+``zoo: warning: ...`` line (``zoo.console_warnings``). This module imports only the
 standard library and zoo's light modules: torch and the plugins are imported by the commands
 that need them, never to list a cached catalog.
 """
@@ -22,6 +23,7 @@ import traceback
 from typing import Optional, Sequence
 
 from zoo._version import __version__
+from zoo.console_warnings import one_line_warnings
 from zoo.errors import Interrupted, RunFailure, UserError
 from zoo.kinds import KINDS, LISTABLE
 from zoo.type_text import printable
@@ -205,7 +207,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     e.startswith("-") or (trailing == "overrides" and "=" not in e) for e in extra):
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             setattr(args, trailing, list(getattr(args, trailing)) + extra)
-        return dispatch(args)
+        with one_line_warnings():
+            return dispatch(args)
     except UserError as exc:
         if debug:
             traceback.print_exc()

@@ -29,6 +29,7 @@ Weights (pretrained files: caches, hashes, safe loading)
     ``verify_hash``          check a file against the SHA-256 prefix its name carries.
     ``checkpoints_dir``      torch.hub's folder of weight files.
     ``downloads_allowed``    False when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is set.
+    ``network_problem``      why URLs can't be reached now ("no network (...)"), found in seconds; or None.
     ``url_filename``         the file name a URL downloads to.
 
 Models and parameters
@@ -77,14 +78,14 @@ from zoo.params import freeze, select_parameters, train_unfrozen
 from zoo.rng import rng_state, set_rng_state
 from zoo.stratified_split import split_indices
 from zoo.weights import (apply_state_dict, checkpoints_dir, downloads_allowed, find_or_download, load_state_dict,
-                         url_filename, verify_hash)
+                         network_problem, url_filename, verify_hash)
 
 __all__ = [
     "UserError", "RunFailure",
     "TensorImageDataset", "ImageBatchDataset", "BatchCompose", "RandomBatchCompose", "finish_batch",
     "split_indices",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
-    "downloads_allowed", "url_filename",
+    "downloads_allowed", "network_problem", "url_filename",
     "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
     "model_card", "checkpoint_card", "card_model", "describe_classes",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",

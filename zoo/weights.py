@@ -10,7 +10,9 @@ under a real weights name is refused.
 Where weights live is torch.hub's rule: ``$TORCH_HOME/hub/checkpoints`` (``TORCH_HOME``
 defaults to ``$XDG_CACHE_HOME/torch``, i.e. ``~/.cache/torch``). Nothing is downloaded unless
 the caller allows it (``downloads_allowed()``: not when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``
-is set), and a failed download is a ``UserError`` saying where the file was looked for.
+is set) and the network answers (``network_problem()``: a few seconds at most, instead of a
+downloader's minute of retries); a failed download is a ``UserError`` saying where the file was
+looked for.
 
 This module is torch-only: it never imports torchvision or timm.
 """
@@ -21,6 +23,9 @@ import hashlib
 import logging
 import os
 import re
+import socket
+import threading
+import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +70,48 @@ def downloads_allowed() -> bool:
         if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
             return False
     return True
+
+
+def _endpoint(url: str) -> tuple:
+    """``(what, host, port)`` a connection for ``url`` goes to: its host, or the proxy that serves it."""
+    parsed = urlparse(url)
+    scheme, host = parsed.scheme or "https", parsed.hostname or ""
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxied = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        return f"proxy {proxied.hostname}:{proxied.port or 80}", proxied.hostname or "", proxied.port or 80
+    port = parsed.port or (80 if scheme == "http" else 443)
+    return f"{host}:{port}", host, port
+
+
+def network_problem(urls: Iterable[str], timeout: float = 3.0) -> Optional[str]:
+    """None when the host of one of ``urls`` (or the proxy the environment names for it)
+    accepts a connection within ``timeout`` seconds, else why not, in a few words:
+    ``"no network (huggingface.co:443: [Errno -2] Name or service not known)"``.
+
+    The hosts are tried at the same time, each in a thread of its own, so that a name lookup
+    that hangs costs ``timeout`` seconds, not the resolver's own minute.
+    """
+    endpoints = list(dict.fromkeys(_endpoint(url) for url in urls))
+    reached, failures = [], {}
+    done = threading.Event()
+
+    def attempt(what: str, host: str, port: int) -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            reached.append(what)
+        except OSError as exc:
+            failures[what] = str(exc) or type(exc).__name__
+        if reached or len(failures) == len(endpoints):
+            done.set()
+
+    for endpoint in endpoints:
+        threading.Thread(target=attempt, args=endpoint, daemon=True).start()
+    done.wait(timeout)
+    if reached:
+        return None
+    reasons = [f"{what}: {failures.get(what, f'no answer in {timeout:g} s')}" for what, _, _ in endpoints]
+    return f"no network ({'; '.join(reasons) or 'no address to try'})"
 
 
 def url_filename(url: str) -> str:
@@ -149,23 +196,35 @@ def _read_safetensors(path: Path) -> Any:
         raise UserError(f"weights file {path} is not a readable safetensors file ({_one_line(exc)})") from exc
 
 
+PICKLE_PROTOCOL_NOTE = re.compile(r"Detected pickle protocol (\d+)")
+
+
 def _read_torch(path: Path) -> Any:
     import pickle
+    import warnings
 
     import torch
 
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        reason = refusal_reason(exc)
-        if "global" in reason.lower():
-            raise UserError(
-                f"weights file {path} holds objects other than tensors ({reason}); refused: zoo reads "
-                f"weights with torch.load(weights_only=True) only; save a plain state dict or a .safetensors file"
-            ) from exc
-        raise UserError(f"weights file {path} is not a readable PyTorch file ({reason})") from exc
-    except Exception as exc:  # truncated zip, garbage bytes, wrong magic number...
-        raise UserError(f"weights file {path} is not a readable PyTorch file ({_one_line(exc)})") from exc
+    with warnings.catch_warnings(record=True) as notes:  # torch's note on the pickle protocol: said below if it matters
+        warnings.simplefilter("always")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            reason = refusal_reason(exc)
+            if "global" in reason.lower():
+                raise UserError(
+                    f"weights file {path} holds objects other than tensors ({reason}); refused: zoo reads "
+                    f"weights with torch.load(weights_only=True) only; save a plain state dict or a .safetensors file"
+                ) from exc
+            protocols = [m.group(1) for m in (PICKLE_PROTOCOL_NOTE.search(str(n.message)) for n in notes) if m]
+            if protocols:
+                raise UserError(
+                    f"weights file {path} was pickled with protocol {protocols[0]}, which torch.load(weights_only=True) "
+                    f"cannot read ({reason}); save it again with torch.save's default protocol, or as a .safetensors file"
+                ) from exc
+            raise UserError(f"weights file {path} is not a readable PyTorch file ({reason})") from exc
+        except Exception as exc:  # truncated zip, garbage bytes, wrong magic number...
+            raise UserError(f"weights file {path} is not a readable PyTorch file ({_one_line(exc)})") from exc
 
 
 def _as_state_dict(raw: Any, path: Path) -> dict:
@@ -235,8 +294,9 @@ def find_or_download(
 
     ``filename`` defaults to the URL's last component (torch.hub's naming, so files torchvision
     or timm downloaded are found). A cached file is hash-checked. Without the file and without
-    ``allow_download``, or when the download fails (no network), raises UserError naming the
-    full path looked for and how to provide the file. ``name`` (the model) is used in messages.
+    ``allow_download``, without network (``network_problem``: a few seconds), or when the
+    download fails, raises UserError naming the full path looked for and how to provide the
+    file. ``name`` (the model) is used in messages.
     """
     filename = filename or url_filename(url)
     target = checkpoints_dir() / filename
@@ -247,6 +307,10 @@ def find_or_download(
         return target
     if not allow_download:
         raise UserError(f"{what} not found: looked for {target}; {advice}, or run with network")
+    offline = network_problem([url])
+    if offline:
+        raise UserError(f"{what} not found: looked for {target}; {offline}: {advice}; "
+                        f"ZOO_OFFLINE=1 stops zoo trying the network")
     import torch.hub
 
     target.parent.mkdir(parents=True, exist_ok=True)

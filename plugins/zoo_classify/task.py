@@ -11,7 +11,7 @@ This module ties the parts together; each has its own module:
 
     options.py        ClassificationOptions: the task: keys (the schema zoo info shows)
     data.py           ClassificationData: the splits, classes and shapes; load_data
-    model.py          build_model, check_forward (one batch before training)
+    model.py          build_model, check_forward (one batch through model and loss before training)
     batches.py        Batches: a split's batches, sharded under torchrun
     trainer.py        Trainer: the epochs, steps and validation; fit()
     state.py          TrainingState: how far the run has got (saved in last.pt)
@@ -41,7 +41,7 @@ from zoo_classify.checkpoint import resume
 from zoo_classify.data import load_data
 from zoo_classify.feature_cache import cached_head
 from zoo_classify.inference import best_model, evaluate_run
-from zoo_classify.model import build_model, check_forward
+from zoo_classify.model import build_model, check_forward, log_weights
 from zoo_classify.options import ClassificationOptions, options_help
 from zoo_classify.precision import Precision
 from zoo_classify.report import final_report
@@ -71,10 +71,11 @@ class ClassificationTask(Task):
         data = load_data(run, o.valid_fraction)
         data.check_labels(run.recipe.where(("data",)))
         model = build_model(run, data).to(run.device)
-        check_forward(run, model, data, o.batch_size)
+        criterion = run.build("loss")
+        check_forward(run, model, data, o.batch_size, criterion)
+        log_weights(run, model, data.num_classes)
         if o.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        criterion = run.build("loss")
         optimizer = run.build_optimizer(model)
         shard = {"rank": run.rank, "world_size": run.world_size}  # this process's part under torchrun
         train = Batches(data.train, batch_size=o.batch_size, device=run.device, train=True, seed=run.seed,

@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-import torch
-from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
 from zoo import UserError
+from zoo_datasets.class_files import ClassFiles
 from zoo_datasets.common import check_fraction, check_on_error, image_dataset, make_splits, seeded_subsets
 from zoo_datasets.images import should_cache
 from zoo_datasets.transforms import AugmentSpec, NormalizeSpec, build_pipeline, check_image_size
@@ -20,11 +20,14 @@ def is_image_file(path: str) -> bool:
     return has_file_allowed_extension(path, IMG_EXTENSIONS) and not os.path.basename(path).startswith(".")
 
 
-def scan_class_folders(directory: Path) -> tuple:
+def scan_class_folders(directory: Path, files: ClassFiles, split: str) -> tuple:
     """The classes (sorted sub-folder names) and ``(path, label)`` samples under ``directory``.
 
     Hidden folders and files (names starting with '.') and files without an image extension
-    are ignored. A class folder with no image is a ``zoo.UserError`` naming it.
+    are ignored. ``files`` lists each class folder (``zoo_datasets.class_files``: each real file
+    once, links that would mislabel not followed) and remembers the files of every split it
+    listed; ``split`` names this one in its messages ("" for a root without splits). A class
+    folder with no image is a ``zoo.UserError`` naming it.
     """
     if not directory.is_dir():
         raise UserError(f"imagefolder: {directory} is not a folder")
@@ -33,16 +36,16 @@ def scan_class_folders(directory: Path) -> tuple:
         raise UserError(
             f"imagefolder: no class folders in {directory}; expected {directory}/<class name>/<image files>"
         )
-    class_to_idx = {name: i for i, name in enumerate(classes)}
-    samples = make_dataset(str(directory), class_to_idx, is_valid_file=is_image_file, allow_empty=True)
-    counts = torch.bincount(torch.tensor([label for _, label in samples], dtype=torch.long), minlength=len(classes))
-    empty = [classes[i] for i in range(len(classes)) if counts[i] == 0]
-    if empty:
-        raise UserError(
-            f"imagefolder: class folder {directory / empty[0]} holds no image files "
-            f"(looked for {', '.join(IMG_EXTENSIONS)})"
-        )
-    return classes, [(Path(p), label) for p, label in samples]
+    samples = []
+    for label, name in enumerate(classes):
+        found = files.list(directory / name, f"{split}/{name}" if split else name)
+        if not found:
+            raise UserError(
+                f"imagefolder: class folder {directory / name} holds no image files "
+                f"(looked for {', '.join(IMG_EXTENSIONS)})"
+            )
+        samples += [(path, label) for path in found]
+    return classes, samples
 
 
 def _layout(root: Path) -> dict:
@@ -92,7 +95,9 @@ def imagefolder(
       root/val too), or root/<class>/... split by test_fraction. Class names are the folder
       names, sorted; hidden files and folders, and files without an image extension (.jpg,
       .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp) are ignored; a class folder with no
-      image is an error, and so are train/test folders with different classes.
+      image is an error, and so are train/test folders with different classes. Each file is
+      read once (links resolved): one file under two classes or splits is an error; links to
+      folders inside the dataset (a loop, another class) are not followed, with a warning.
     image_size: side of the square images: the shorter side is resized to it and the centre
       cropped, as torchvision's Resize + CenterCrop evaluation transform.
     test_fraction: share of the images held out for testing (seeded, per class) when there is
@@ -113,7 +118,9 @@ def imagefolder(
     if cache not in (True, False, "auto"):
         raise UserError(f"cache: expected true, false or 'auto', got {cache!r}")
     folders = _layout(Path(root))
-    scanned = {split: scan_class_folders(folder) for split, folder in folders.items()}
+    files = ClassFiles(Path(root), is_image_file)
+    scanned = {split: scan_class_folders(folder, files, split if split != "all" else "")
+               for split, folder in folders.items()}
     reference = next(iter(scanned))
     for split in scanned:
         _check_same_classes((folders[reference], scanned[reference][0]), (folders[split], scanned[split][0]))

@@ -6,6 +6,7 @@ no per-sample PIL image. Missing or unreadable files are a ``zoo.UserError`` nam
 """
 
 import gzip
+import numbers
 import pickle
 import shutil
 from pathlib import Path
@@ -236,10 +237,16 @@ def _cifar_file_problem(path: Path) -> Optional[str]:
         return "not a CIFAR batch (expected a pickled dict)"
     if "label_names" in entry or "fine_label_names" in entry:
         return None
-    labels = entry.get("labels", entry.get("fine_labels"))
+    key = "labels" if "labels" in entry else "fine_labels"
+    labels = entry.get(key)
     data = entry.get("data")
     if data is None or labels is None:
         return "not a CIFAR batch (expected keys 'data' and 'labels' or 'fine_labels')"
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
+        return f"'{key}' holds a {type(labels).__name__}, not a list of class numbers"
+    not_a_number = next((x for x in labels if isinstance(x, bool) or not isinstance(x, numbers.Integral)), None)
+    if not_a_number is not None:
+        return f"'{key}' holds {not_a_number!r} ({type(not_a_number).__name__}) where class numbers belong"
     if getattr(data, "size", 0) != len(labels) * 3 * 32 * 32:
         return f"'data' does not hold {len(labels)} images of 3×32×32 bytes"
     return None

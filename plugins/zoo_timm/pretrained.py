@@ -10,8 +10,10 @@ module looks, without network, in
 2. torch.hub's checkpoints folder (``$TORCH_HOME/hub/checkpoints/<URL file name>``), checked
    against the hash prefix in the name;
 
-and downloads only when ``zoo.toolkit.downloads_allowed()`` (network and no ``ZOO_OFFLINE`` /
-``HF_HUB_OFFLINE``). Missing weights are a UserError listing every place looked at.
+and downloads only when ``zoo.toolkit.downloads_allowed()`` (no ``ZOO_OFFLINE`` /
+``HF_HUB_OFFLINE``) and the network answers (``zoo.toolkit.network_problem``, a few seconds:
+without it huggingface_hub retries for most of a minute). Missing weights are a UserError
+listing every place looked at and where the files come from.
 """
 
 import os
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from zoo import UserError
-from zoo.toolkit import checkpoints_dir, downloads_allowed, find_or_download, url_filename, verify_hash
+from zoo.toolkit import (checkpoints_dir, downloads_allowed, find_or_download, network_problem, url_filename,
+                         verify_hash)
 
 HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 OPEN_CLIP_FILENAMES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -111,10 +114,32 @@ def download(cfg: dict, label: str, looked: list) -> Path:
     )
 
 
-def find_pretrained(cfg: Any, label: str) -> Path:
-    """The local weights file for timm pretrained_cfg ``cfg`` (a PretrainedCfg or dict), downloading only when allowed.
+def hf_repo(cfg: dict) -> Optional[str]:
+    """The Hugging Face repository of ``cfg`` (``hf_hub_id`` without its ``@revision``), or None."""
+    hub_id = cfg.get("hf_hub_id")
+    return hub_id.partition("@")[0] if hub_id else None
 
-    Raises UserError naming every place looked for when the weights are not on this machine.
+
+def source_urls(cfg: dict) -> list:
+    """The addresses ``cfg``'s weights download from: the Hugging Face repository's page and/or the URL."""
+    from huggingface_hub import constants
+
+    repo = hf_repo(cfg)
+    return ([f"{constants.ENDPOINT}/{repo}"] if repo else []) + ([cfg["url"]] if cfg.get("url") else [])
+
+
+def how_to_get(cfg: dict) -> str:
+    """Where the files come from, as a user fetches them: ``hf download <repo>`` and/or the URL."""
+    repo = hf_repo(cfg)
+    return " or ".join(([f"hf download {repo}"] if repo else []) + ([cfg["url"]] if cfg.get("url") else []))
+
+
+def find_pretrained(cfg: Any, label: str) -> Path:
+    """The local weights file for timm pretrained_cfg ``cfg`` (a PretrainedCfg or dict), downloading only
+    when allowed and the network answers.
+
+    Raises UserError naming every place looked for, and where the files come from, when the
+    weights are not on this machine and cannot be downloaded.
     """
     cfg = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg or {})
     if not (cfg.get("hf_hub_id") or cfg.get("url")):
@@ -123,9 +148,12 @@ def find_pretrained(cfg: Any, label: str) -> Path:
     path = find_in_hf_cache(cfg, looked) or find_in_torch_hub(cfg, looked)
     if path is not None:
         return path
-    if downloads_allowed():
-        return download(cfg, label, looked)
-    raise UserError(
-        f"pretrained weights for {label} not found: looked for {' and '.join(looked)}; put the file there, "
-        f"or set weights: PATH, or run with network (ZOO_OFFLINE/HF_HUB_OFFLINE unset)"
-    )
+    where = f"pretrained weights for {label} not found: looked for {' and '.join(looked)}"
+    if not downloads_allowed():
+        raise UserError(f"{where}; put the files there ({how_to_get(cfg)}), or set weights: PATH, "
+                        f"or run with network (ZOO_OFFLINE/HF_HUB_OFFLINE unset)")
+    offline = network_problem(source_urls(cfg))
+    if offline:
+        raise UserError(f"{where}; {offline}: get them on a machine with network ({how_to_get(cfg)}) and copy "
+                        f"them there, or set weights: PATH; ZOO_OFFLINE=1 stops zoo trying the network")
+    return download(cfg, label, looked)
