@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -307,6 +308,41 @@ def test_recipe_runs_and_writes_the_pictures(with_style_plugin, tmp_path, capsys
     assert [line["epoch"] for line in lines] == [1, 2, 3, 4]
     assert {"content_loss", "style_loss", "total_loss"} <= set(lines[0])
     assert lines[-1]["total_loss"] == pytest.approx(report["total_loss"])
+
+
+SMALL_RUN = ["model.pretrained=false", "task.image_size=32", "task.style_layers=[conv1_1, conv2_1]",
+             "task.content_layer=conv2_2", "task.snapshot_every=0"]
+
+
+def test_a_run_in_a_log_prints_the_losses_every_log_every_steps(with_style_plugin, tmp_path, capsys):
+    from zoo.cli import main
+
+    status = main(["run", str(RECIPE), "--output", str(tmp_path / "run"), *SMALL_RUN, "task.steps=5",
+                   "task.log_every=2"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    lines = [line for line in out.out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/5", "4/5", "5/5"]  # and the last step
+    number = r"[-+.e\d]+"
+    for line in lines:
+        assert re.fullmatch(rf"step \d/5  content loss {number}  style loss {number}  total loss {number}  "
+                            rf"\(\d+\.\d\d s/step\)", line), line
+    assert out.err == ""  # no bar where there is no terminal
+
+
+def test_a_run_on_a_terminal_shows_a_bar_with_the_current_losses(with_style_plugin, tmp_path, capsys,
+                                                                monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")  # the width tqdm gives the bar where it can't ask the terminal
+    status = main(["run", str(RECIPE), "--output", str(tmp_path / "run"), *SMALL_RUN, "task.steps=3"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert not [line for line in out.out.splitlines() if line.startswith("step ")]  # the bar says it
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "style transfer: 100%" in out.err and "3/3" in out.err
+    assert f"content {last['content_loss']:.4g}, style {last['style_loss']:.4g}, total {last['total_loss']:.4g}" in out.err
 
 
 def test_dry_run_checks_the_recipe_pictures_and_weights(with_style_plugin, tmp_path, monkeypatch, capsys):
