@@ -345,6 +345,29 @@ def test_a_run_on_a_terminal_shows_a_bar_with_the_current_losses(with_style_plug
     assert f"content {last['content_loss']:.4g}, style {last['style_loss']:.4g}, total {last['total_loss']:.4g}" in out.err
 
 
+@pytest.mark.parametrize("shape", [(168, 256), (256, 168)])
+def test_comparison_panel_takes_the_pictures_shape_without_white_bands(tmp_path, shape):
+    """The panel of a wide (or tall) picture has only its titles' strip above the pictures: no band
+    of background above and below them (beside them)."""
+    from zoo_style.plots import plot_panel
+
+    from sklearn.datasets import load_sample_image
+
+    photo = torch.tensor(load_sample_image("china.jpg"), dtype=torch.float32).permute(2, 0, 1) / 255
+    picture = torch.nn.functional.interpolate(photo[None], size=shape, mode="bilinear")[0]
+    path = plot_panel(picture, picture.flip(-1), picture, tmp_path / "comparison.png")
+    with Image.open(path) as png:
+        pixels = np.asarray(png.convert("RGB"))
+    background = (pixels >= 250).all(axis=2)
+    blank_rows = int(background.all(axis=1).sum())
+    blank_columns = int(background.all(axis=0).sum())
+    assert blank_rows <= 50, blank_rows  # the titles' 0.4 inch and the margins, at 100 dpi
+    assert blank_columns <= 30, blank_columns  # the margins between and around the three pictures
+    drawn_height = int(((~background).mean(axis=1) > 0.5).sum())  # rows mostly covered by the pictures
+    drawn_width = int(((~background).mean(axis=0) > 0.5).sum())
+    assert drawn_width / drawn_height == pytest.approx(3 * shape[1] / shape[0], rel=0.03)  # the pictures' shape
+
+
 def test_dry_run_checks_the_recipe_pictures_and_weights(with_style_plugin, tmp_path, monkeypatch, capsys):
     from zoo.cli import main
 
