@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, register_in_process
 from zoo.cli import main
 
 EPOCHS = 10
@@ -150,39 +150,28 @@ def test_kill_9_at_random_moments_never_loses_a_checkpoint_and_resume_matches(st
     print("\nkill -9 results:", json.dumps(results))
 
 
-def test_ctrl_c_stops_with_a_resumable_checkpoint_and_says_how_to_resume(straight, tmp_path, capsys):
+@pytest.mark.parametrize("signal_number, status, word", [(signal.SIGINT, 130, "interrupted"),
+                                                       (signal.SIGTERM, 143, "terminated")], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_with_a_resumable_checkpoint_and_say_how_to_resume(straight, tmp_path, capsys,
+                                                                                    signal_number, status, word):
+    """Ctrl-C reaches the whole foreground process group; SIGTERM (``kill PID``, a scheduler)
+    the zoo process alone: either stops it as the other, with its own exit status."""
     (tmp_path / "digits.yaml").write_text(RECIPE)
     run = tmp_path / "run"
     process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
     assert wait_for_epoch(process, 2, [])
     time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)
-    status, _, err = finish(process)
-    assert status == 130, err
+    if signal_number == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal_number)
+    returned, _, err = finish(process)
+    assert returned == status, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     saved = load(run / "checkpoints" / "last.pt")["epoch"]
-    assert lines[0] == f"zoo: interrupted during epoch {saved + 1}; resume with: zoo run --resume {run}"
-
-    resume_in_process(run, capsys)
-    assert_same_weights(straight, run)
-
-
-def test_sigterm_stops_like_ctrl_c_with_status_143_and_says_how_to_resume(straight, tmp_path, capsys):
-    (tmp_path / "digits.yaml").write_text(RECIPE)
-    run = tmp_path / "run"
-    process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
-    assert wait_for_epoch(process, 2, [])
-    time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)  # to the zoo process alone, as kill PID does
-    status, _, err = finish(process)
-    assert status == 143, err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    saved = load(run / "checkpoints" / "last.pt")["epoch"]
-    assert lines[0] == f"zoo: terminated during epoch {saved + 1}; resume with: zoo run --resume {run}"
+    assert lines[0] == f"zoo: {word} during epoch {saved + 1}; resume with: zoo run --resume {run}"
     assert not [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]
 
     resume_in_process(run, capsys)
@@ -220,8 +209,7 @@ def test_sigterm_before_the_first_checkpoint_says_the_run_starts_again_and_resum
     saying nothing is saved yet and the command that starts it again; that command does."""
     import numpy as np
 
-    from zoo import Splits, hookimpl
-    from zoo.plugins import get_manager
+    from zoo import Splits
 
     calls = []
 
@@ -236,12 +224,7 @@ def test_sigterm_before_the_first_checkpoint_says_the_run_starts_again_and_resum
         data = [torch.utils.data.TensorDataset(x[a:b], labels[a:b]) for a, b in ((0, 80), (80, 100), (100, 120))]
         return Splits(train=data[0], valid=data[1], test=data[2], classes=list("abcd"))
 
-    class Sensors:
-        @hookimpl
-        def zoo_register_datasets(self, registry):
-            registry.register("acme/slow_sensors", slow_sensors)
-
-    get_manager().register(Sensors(), "acme")
+    register_in_process("datasets", "acme/slow_sensors", slow_sensors, plugin="acme-slow")
     recipe = tmp_path / "sensors.yaml"
     recipe.write_text(RECIPE.replace("{name: digits, normalize: {mean: [0.5], std: [0.5]}}", "{name: acme/slow_sensors}"))
     run = tmp_path / "run"

@@ -44,8 +44,9 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM during ``zoo run`` (``kill``, a job scheduler, ``docker stop``), raised by the handler
-    ``zoo.run`` installs so the run stops as on Ctrl-C: exit status 143 (128 + SIGTERM)."""
+    """SIGTERM during ``zoo run`` (``kill``, a job scheduler, ``docker stop``) before the run was
+    set up, raised by the handler ``zoo.run`` installs: exit status 143 (128 + SIGTERM). Once the
+    run exists the handler raises an ``Interrupted`` (exit status 143) saying where it stopped."""
 
     exit_code = 143
     message = "terminated"

@@ -4,7 +4,7 @@
 factory), creates the task and the ``Run`` it receives (``zoo.run_context``), on the device the
 task's ``device`` option names (``zoo.devices``). ``execute(recipe, ...)`` then makes the run
 folder (``runs/<name>/<timestamp>/`` or ``--output``, ``zoo.run_folder``) or reopens it
-(``--resume``, which needs the task's resume checkpoint), writes the resolved ``recipe.yaml``,
+(``--resume``, from the task's resume checkpoint), writes the resolved ``recipe.yaml``,
 seeds python/numpy/torch (``zoo.rng``), calls the lifecycle hooks around ``task.run(run)`` and
 writes ``report.json``. Ctrl-C becomes an ``Interrupted`` error saying how far the run got and
 how to resume it, in the task's own words (``zoo.task.Checkpoints``); so does SIGTERM while a run
@@ -85,6 +85,7 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
     with sigterm_interrupts() as sigterm:
         launch = None if dry_run else distributed.from_environment()  # torchrun's RANK, WORLD_SIZE...
         run, task = prepare(recipe, resumed=resume is not None, launch=launch, quiet=quiet)
+        sigterm.run = run  # from now on SIGTERM says where the run stopped
         if dry_run:
             seed_everything(run.seed)
             check = getattr(task, "check", None)
@@ -100,10 +101,10 @@ def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path
         with distributed.session(launch, run.device):
             try:
                 report, directory = run_in_folder(run, task, output=output, resume=resume, runs_root=runs_root)
-            except Interrupted:
+            except Interrupted:  # SIGTERM (see sigterm_interrupts)
                 raise
-            except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the run stopped and how to resume it
-                raise interrupted(run, terminated=isinstance(exc, Terminated)) from None
+            except KeyboardInterrupt:  # Ctrl-C: say where the run stopped and how to resume it
+                raise interrupted(run) from None
             except Exception:
                 if sigterm.received:  # under torchrun: a collective cut short as another process stopped
                     raise interrupted(run, terminated=True) from None
@@ -194,18 +195,22 @@ def stopped_before_first_checkpoint(run: Run, folder: Path) -> bool:
 
 @dataclass
 class SigtermWatch:
-    """``received``: whether SIGTERM came while ``sigterm_interrupts`` was in force."""
+    """``received``: whether SIGTERM came while ``sigterm_interrupts`` was in force; ``run``: the
+    ``Run`` it would stop, once there is one."""
 
     received: bool = False
+    run: Optional[Run] = None
 
 
 @contextmanager
 def sigterm_interrupts() -> Iterator[SigtermWatch]:
-    """Within the block, SIGTERM raises ``Terminated`` in the main thread, so a run stops as on
-    Ctrl-C (checkpoints intact, where it stopped and how to resume, exit status 143); a second
-    SIGTERM ends the process at once. Yields a ``SigtermWatch``. Nothing changes outside the
-    main thread, or where SIGTERM is ignored (``nohup``-like launchers); the previous handler is
-    restored afterwards."""
+    """Within the block, SIGTERM raises in the main thread, so a run stops as on Ctrl-C
+    (checkpoints intact, exit status 143): the ``Interrupted`` error saying where the watched
+    ``run`` stopped and how to resume it, worked out when the signal is handled (wherever the
+    exception then travels, in whatever ``except`` or ``finally`` block, it says so), or
+    ``Terminated`` before there is a run. A second SIGTERM ends the process at once. Yields the
+    ``SigtermWatch``. Nothing changes outside the main thread, or where SIGTERM is ignored
+    (``nohup``-like launchers); the previous handler is restored afterwards."""
     watch = SigtermWatch()
     previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
     if previous is None or previous == signal.SIG_IGN:
@@ -215,7 +220,7 @@ def sigterm_interrupts() -> Iterator[SigtermWatch]:
     def on_sigterm(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         watch.received = True
-        raise Terminated()
+        raise interrupted(watch.run, terminated=True) if watch.run is not None else Terminated()
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
