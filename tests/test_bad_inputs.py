@@ -746,7 +746,50 @@ CASES = [
     Case("loss giving one value per sample", per_sample_loss,
          rf"{LINE}: loss 'acme/per_sample' gives \(4,\) for the model's \(4, 10\) outputs .*; training needs "
          r"one number"),
+    # -- issue 19: runs, resume, signals
+    Case("resume from a last.pt whose epoch is a string", lambda c: resume_with(c, "last.pt", altered(epoch="1")),
+         r"--resume .*run: checkpoints/last\.pt: epoch must be an int >= 0, found '1' \(str\); the file was altered",
+         after=recipe_untouched),
+    Case("resume from a last.pt whose rng is a list", lambda c: resume_with(c, "last.pt", altered(rng=[1, 2])),
+         r"--resume .*run: checkpoints/last\.pt: rng must be the random generators' state \(a dict\), found list"),
+    Case("resume from a last.pt whose rng holds the wrong types",
+         lambda c: resume_with(c, "last.pt", altered(rng={"python": "abc", "numpy": {}, "torch": 3})),
+         r"--resume .*run: checkpoints/last\.pt: rng is not the random generators' state zoo saves \(\w+Error: "),
+    Case("random bytes as last.pt (resume)", lambda c: resume_with(c, "last.pt", random_bytes),
+         r"cannot read checkpoint .*run/checkpoints/last\.pt: it is not a PyTorch checkpoint \(torch\.save writes a "
+         r"zip archive; this file begins with bytes ([0-9a-f]{2} ){7}[0-9a-f]{2}\)$", after=recipe_untouched),
+    Case("a text file as best.pt (eval)", lambda c: eval_with(c, lambda path: path.write_text("epoch: 3\n")),
+         r"cannot read checkpoint .*run/checkpoints/best\.pt: it is not a PyTorch checkpoint \(.*begins with bytes "
+         r"65 70 6f 63 68 3a 20 33\)$"),
+    Case("resume from a last.pt with NaN weights", lambda c: resume_with(c, "last.pt", nan_weights),
+         r"--resume .*run: checkpoints/last\.pt \(epoch 1\) holds NaN or infinite weights \(fc1\.weight, fc2\.bias\): "
+         r"training cannot continue from it; run the recipe again", status=1, after=recipe_untouched),
 ]
+
+
+# -- issue 19: runs, resume, signals (the rows' setups)
+
+
+def altered(**keys) -> Callable[[Path], None]:
+    """Rewrite a checkpoint with ``keys`` replaced (a real torch file, as someone's script would leave it)."""
+    def write(path: Path) -> None:
+        state = torch.load(path, weights_only=True)
+        state.update(keys)
+        torch.save(state, path)
+
+    return write
+
+
+def random_bytes(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(19).bytes(4096))
+
+
+def nan_weights(path: Path) -> None:
+    """The weights of a run that diverged: NaN and infinite values in two tensors of last.pt."""
+    state = torch.load(path, weights_only=True)
+    state["model"]["fc1.weight"][0, 0] = float("nan")
+    state["model"]["fc2.bias"][1] = float("inf")
+    torch.save(state, path)
 
 
 @pytest.fixture(scope="module")

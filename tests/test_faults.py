@@ -4,7 +4,9 @@ Each fault hits a ``python -m zoo run`` process training on scikit-learn's digit
 deterministic). After each ``kill -9`` both checkpoints must load with ``weights_only``; then
 ``zoo run --resume`` goes on from ``last.pt``, and the run that was killed again and again ends
 with exactly the weights (bit for bit) of a run that was never interrupted. Ctrl-C (SIGINT)
-must stop with status 130 and one line saying the epoch and the resume command.
+must stop with status 130 and one line saying the epoch and the resume command; SIGTERM
+(``kill``, a job scheduler) the same with status 143, also under torchrun. A run killed before
+its first checkpoint is started again from the beginning by ``--resume``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, register_in_process
 from zoo.cli import main
 
 EPOCHS = 10
@@ -148,23 +150,134 @@ def test_kill_9_at_random_moments_never_loses_a_checkpoint_and_resume_matches(st
     print("\nkill -9 results:", json.dumps(results))
 
 
-def test_ctrl_c_stops_with_a_resumable_checkpoint_and_says_how_to_resume(straight, tmp_path, capsys):
+@pytest.mark.parametrize("signal_number, status, word", [(signal.SIGINT, 130, "interrupted"),
+                                                       (signal.SIGTERM, 143, "terminated")], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_with_a_resumable_checkpoint_and_say_how_to_resume(straight, tmp_path, capsys,
+                                                                                    signal_number, status, word):
+    """Ctrl-C reaches the whole foreground process group; SIGTERM (``kill PID``, a scheduler)
+    the zoo process alone: either stops it as the other, with its own exit status."""
     (tmp_path / "digits.yaml").write_text(RECIPE)
     run = tmp_path / "run"
     process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
     assert wait_for_epoch(process, 2, [])
     time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)
-    status, _, err = finish(process)
-    assert status == 130, err
+    if signal_number == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal_number)
+    returned, _, err = finish(process)
+    assert returned == status, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     saved = load(run / "checkpoints" / "last.pt")["epoch"]
-    assert lines[0] == f"zoo: interrupted during epoch {saved + 1}; resume with: zoo run --resume {run}"
+    assert lines[0] == f"zoo: {word} during epoch {saved + 1}; resume with: zoo run --resume {run}"
+    assert not [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]
 
     resume_in_process(run, capsys)
     assert_same_weights(straight, run)
+
+
+@pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+                    reason="this PyTorch build has no torch.distributed with gloo")
+def test_sigterm_under_torchrun_stops_the_run_and_rank_0_says_how_to_resume(tmp_path):
+    """SIGTERM to every process of the job at once (as a scheduler sends it; torchrun alone passes
+    it on to its workers the same way): each process stops as on Ctrl-C, whichever of them is
+    inside a collective at that moment, rank 0 says once where, and the checkpoints load."""
+    from tests.test_distributed import TORCHRUN_VARIABLES
+
+    (tmp_path / "digits.yaml").write_text(RECIPE)
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / "plugins")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    process = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                "-m", "zoo", "run", "digits.yaml", "--output", run], cwd=tmp_path, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert wait_for_epoch(process, 2, [])
+    os.killpg(process.pid, signal.SIGTERM)
+    _, _, err = finish(process)
+    said = [line for line in err.splitlines() if line.startswith("zoo: ")]
+    saved = load(run / "checkpoints" / "last.pt")["epoch"]
+    assert said == [f"zoo: terminated during epoch {saved + 1}; resume with: zoo run --resume {run}"], err[-3000:]
+    assert load(run / "checkpoints" / "best.pt")["epoch"] <= saved
+    assert not [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]
+
+
+def test_sigterm_before_the_first_checkpoint_says_the_run_starts_again_and_resume_does(tmp_path, capsys):
+    """SIGTERM while the data is being read (a dataset that takes it, once): status 143, one line
+    saying nothing is saved yet and the command that starts it again; that command does."""
+    import numpy as np
+
+    from zoo import Splits
+
+    calls = []
+
+    def slow_sensors() -> Splits:
+        """Readings of 8×8 sensors, 4 classes; SIGTERM arrives while the first read goes."""
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        g = np.random.default_rng(0)
+        labels = torch.arange(120) % 4
+        x = torch.from_numpy(g.normal(size=(120, 1, 8, 8)).astype("float32")) * 0.1 + labels.view(-1, 1, 1, 1)
+        data = [torch.utils.data.TensorDataset(x[a:b], labels[a:b]) for a, b in ((0, 80), (80, 100), (100, 120))]
+        return Splits(train=data[0], valid=data[1], test=data[2], classes=list("abcd"))
+
+    register_in_process("datasets", "acme/slow_sensors", slow_sensors, plugin="acme-slow")
+    recipe = tmp_path / "sensors.yaml"
+    recipe.write_text(RECIPE.replace("{name: digits, normalize: {mean: [0.5], std: [0.5]}}", "{name: acme/slow_sensors}"))
+    run = tmp_path / "run"
+    status = main(["run", str(recipe), "--output", str(run), "task.epochs=2"])
+    err = capsys.readouterr().err
+    assert status == 143, err
+    assert err.strip() == (f"zoo: terminated before the first checkpoint was saved; start it again from the "
+                           f"beginning with: zoo run --resume {run}")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the run's handler is gone with the run
+
+    status = main(["run", "--resume", str(run)])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert "starting it from the beginning" in out.out and len(calls) == 2
+    assert load(run / "checkpoints" / "last.pt")["epoch"] == 2
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_it_from_the_beginning(straight, tmp_path, capsys):
+    (tmp_path / "digits.yaml").write_text(RECIPE)
+    run = tmp_path / "run"
+    process = zoo_process("run", "digits.yaml", "--output", run, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not (run / "recipe.yaml").exists():  # written just before the task starts
+        assert time.monotonic() < deadline and process.poll() is None, "the run never made its folder"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    finish(process)
+    assert not (run / "checkpoints" / "last.pt").exists(), "the kill came after the first checkpoint"
+
+    status = main(["run", "--resume", str(run)])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert out.out.splitlines()[0] == (f"{run}: the run stopped before it saved its first checkpoint "
+                                       f"(checkpoints/last.pt is not there): starting it from the beginning")
+    assert_same_weights(straight, run)
+
+
+def test_a_finished_run_whose_last_checkpoint_is_gone_is_not_started_again(straight, tmp_path, capsys):
+    """--resume starts afresh only where nothing would be lost: never over a finished run's best.pt."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(straight, run)
+    (run / "checkpoints" / "last.pt").unlink()
+    best = (run / "checkpoints" / "best.pt").read_bytes()
+    status = main(["run", "--resume", str(run)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.strip() == (f"zoo: error: {run}: no checkpoints/last.pt to resume from "
+                                           f"(the task saves it while it runs)")
+    (run / "report.json").unlink()  # a run stopped after epoch 10's best.pt, before its last.pt
+    assert main(["run", "--resume", str(run)]) == 2
+    capsys.readouterr()
+    assert (run / "checkpoints" / "best.pt").read_bytes() == best
 
 
 def test_a_write_cut_short_leaves_a_temporary_file_that_the_next_save_removes(tmp_path):

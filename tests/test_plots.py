@@ -171,7 +171,86 @@ def test_grid_rejects_more_labels_than_images():
         plots.prediction_grid_figure(torch.rand(2, 1, 8, 8), [0, 1, 0], [0, 1, 1], ["a", "b"])
 
 
+def test_the_grid_shows_the_mistakes_first_then_right_ones_across_the_classes():
+    truth = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2]
+    predicted = [0, 0, 0, 1, 1, 1, 1, 2, 0, 2, 2, 1]  # wrong at 3 (a 0), 8 and 11 (2s)
+    assert plots.grid_sample(predicted, truth, limit=8) == [3, 8, 11, 0, 4, 7, 1, 5]
+    assert plots.grid_sample(predicted, truth, limit=2) == [3, 8]  # the mistakes, one class after another
+    assert plots.grid_sample([], [], limit=20) == []
+    with pytest.raises(ValueError, match="2 predictions but 1 true labels"):
+        plots.grid_sample([0, 1], [0])
+
+
+def test_the_grid_title_says_how_its_images_were_chosen(tmp_path):
+    assert plots.grid_caption(3, 3, 359, 20) == ("the 3 mistakes among the 359 test images first (red), "
+                                                  "then right ones across the classes")
+    assert plots.grid_caption(1, 1, 40, 20).startswith("the 1 mistake among")
+    assert plots.grid_caption(20, 127, 10000, 20) == ("20 of the 127 mistakes among the 10,000 test images (red), "
+                                                       "across the true classes")
+    assert plots.grid_caption(0, 0, 359, 20) == "no mistakes among the 359 test images: a sample across the classes"
+    figure = plots.prediction_grid_figure(torch.rand(3, 1, 8, 8), [1, 0, 1], [0, 0, 1], ["a", "b"],
+                                          title="the 1 mistake among the 3 test images first (red)")
+    assert figure.get_suptitle() == "the 1 mistake among the 3 test images first (red)"
+    assert [axes.get_title() for axes in figure.axes] == ["b (a)", "a (a)", "b (b)"]
+
+
+def test_a_run_s_grid_holds_its_mistakes_first_and_says_so(tmp_path, monkeypatch, capsys):
+    """End to end: a digits run that is still poor after one epoch draws the grid from every test
+    prediction (not the first 20 images), its mistakes first, titled with the run's own counts."""
+    import json
+
+    from zoo.cli import main
+
+    drawn = []
+    real = plots.plot_prediction_grid
+    monkeypatch.setattr(plots, "plot_prediction_grid", lambda *a, **k: drawn.append((a, k)) or real(*a, **k))
+    recipe = tmp_path / "digits.yaml"
+    recipe.write_text("seed: 0\ntask: {name: classification, epochs: 1, batch_size: 64, grid_size: 12}\n"
+                      "data: {name: digits, normalize: {mean: [0.5], std: [0.5]}}\nmodel: {name: mlp, hidden: [8]}\n"
+                      "loss: {name: cross_entropy}\noptimizer: {name: sgd, lr: 0.02}\n")
+    assert main(["run", str(recipe), "--output", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    test = json.loads((tmp_path / "run" / "report.json").read_text())["test"]
+    wrong = sum(c["total"] - c["correct"] for c in test["per_class"].values())
+    (args, options), = drawn
+    images, predicted, truth = args[:3]
+    assert len(images) == len(predicted) == 12 and 12 < wrong
+    assert all(p != t for p, t in zip(predicted, truth))  # only mistakes: there are more than 12
+    assert sorted(set(truth)) == sorted(set(truth[:len(set(truth))]))  # one true class after another
+    assert options["title"] == f"12 of the {wrong} mistakes among the 359 test images (red), across the true classes"
+    assert_png(tmp_path / "run" / "predictions.png")
+
+
 # --------------------------------------------------------------------------- confusion matrix
+
+
+def test_short_class_names_stand_upright_under_the_matrix_and_long_ones_turn():
+    digits = plots.confusion_matrix_figure(torch.eye(10), [str(i) for i in range(10)]).axes[0]
+    assert {t.get_rotation() for t in digits.get_xticklabels()} == {0}
+    pets = plots.confusion_matrix_figure(torch.eye(2), ["cat", "dog"]).axes[0]
+    assert {t.get_rotation() for t in pets.get_xticklabels()} == {0}
+    cifar = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    turned = plots.confusion_matrix_figure(torch.eye(10), cifar).axes[0]
+    assert {t.get_rotation() for t in turned.get_xticklabels()} == {45}
+    many = plots.confusion_matrix_figure(torch.eye(30), [f"class_{i}" for i in range(30)]).axes[0]
+    assert {t.get_rotation() for t in many.get_xticklabels()} == {90}
+
+
+def test_the_per_class_table_keeps_names_as_written_and_aligns_the_figures():
+    from zoo_classify.evaluation import log_test_table, test_report
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def log(self, line: str) -> None:
+            self.lines.append(line)
+
+    confusion = torch.tensor([[9, 1, 0], [0, 0, 0], [1, 0, 39]])
+    run = Log()
+    log_test_table(run, test_report(0.25, 0.96, confusion, ["cat", "hummingbird", "dog"]))
+    assert run.lines[1:4] == ["test accuracy of cat:          90% (9/10)",
+                              "test accuracy of hummingbird: N/A (no test samples)",
+                              "test accuracy of dog:          98% (39/40)"]
 
 
 def test_confusion_matrix_with_an_empty_class(tmp_path):

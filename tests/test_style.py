@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -307,6 +308,64 @@ def test_recipe_runs_and_writes_the_pictures(with_style_plugin, tmp_path, capsys
     assert [line["epoch"] for line in lines] == [1, 2, 3, 4]
     assert {"content_loss", "style_loss", "total_loss"} <= set(lines[0])
     assert lines[-1]["total_loss"] == pytest.approx(report["total_loss"])
+
+
+SMALL_RUN = ["model.pretrained=false", "task.image_size=32", "task.style_layers=[conv1_1, conv2_1]",
+             "task.content_layer=conv2_2", "task.snapshot_every=0"]
+
+
+def test_a_run_in_a_log_prints_the_losses_every_log_every_steps(with_style_plugin, tmp_path, capsys):
+    from zoo.cli import main
+
+    status = main(["run", str(RECIPE), "--output", str(tmp_path / "run"), *SMALL_RUN, "task.steps=5",
+                   "task.log_every=2"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    lines = [line for line in out.out.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/5", "4/5", "5/5"]  # and the last step
+    number = r"[-+.e\d]+"
+    for line in lines:
+        assert re.fullmatch(rf"step \d/5  content loss {number}  style loss {number}  total loss {number}  "
+                            rf"\(\d+\.\d\d s/step\)", line), line
+    assert out.err == ""  # no bar where there is no terminal
+
+
+def test_a_run_on_a_terminal_shows_a_bar_with_the_current_losses(with_style_plugin, tmp_path, capsys,
+                                                                monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")  # the width tqdm gives the bar where it can't ask the terminal
+    status = main(["run", str(RECIPE), "--output", str(tmp_path / "run"), *SMALL_RUN, "task.steps=3"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert not [line for line in out.out.splitlines() if line.startswith("step ")]  # the bar says it
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "style transfer: 100%" in out.err and "3/3" in out.err
+    assert f"content {last['content_loss']:.4g}, style {last['style_loss']:.4g}, total {last['total_loss']:.4g}" in out.err
+
+
+@pytest.mark.parametrize("shape", [(168, 256), (256, 168)])
+def test_comparison_panel_takes_the_pictures_shape_without_white_bands(tmp_path, shape):
+    """The panel of a wide (or tall) picture has only its titles' strip above the pictures: no band
+    of background above and below them (beside them)."""
+    from zoo_style.plots import plot_panel
+
+    from sklearn.datasets import load_sample_image
+
+    photo = torch.tensor(load_sample_image("china.jpg"), dtype=torch.float32).permute(2, 0, 1) / 255
+    picture = torch.nn.functional.interpolate(photo[None], size=shape, mode="bilinear")[0]
+    path = plot_panel(picture, picture.flip(-1), picture, tmp_path / "comparison.png")
+    with Image.open(path) as png:
+        pixels = np.asarray(png.convert("RGB"))
+    background = (pixels >= 250).all(axis=2)
+    blank_rows = int(background.all(axis=1).sum())
+    blank_columns = int(background.all(axis=0).sum())
+    assert blank_rows <= 50, blank_rows  # the titles' 0.4 inch and the margins, at 100 dpi
+    assert blank_columns <= 30, blank_columns  # the margins between and around the three pictures
+    drawn_height = int(((~background).mean(axis=1) > 0.5).sum())  # rows mostly covered by the pictures
+    drawn_width = int(((~background).mean(axis=0) > 0.5).sum())
+    assert drawn_width / drawn_height == pytest.approx(3 * shape[1] / shape[0], rel=0.03)  # the pictures' shape
 
 
 def test_dry_run_checks_the_recipe_pictures_and_weights(with_style_plugin, tmp_path, monkeypatch, capsys):

@@ -115,7 +115,8 @@ def test_a_task_s_own_checkpoints_drive_ctrl_c_resume_eval_predict_and_the_headl
 
     status, out, err = zoo("run", "--resume", folder, "task.stop_in=null", capsys=capsys)
     assert status == 0, err
-    assert out.splitlines() == [f"run folder: {folder}", "counted to 10"]  # 1 + 2 + 3 + 4
+    assert out.splitlines() == [f"recipe {folder / 'recipe.yaml'} with overrides: task.stop_in=null",
+                                f"run folder: {folder}", "counted to 10"]  # 1 + 2 + 3 + 4
     assert json.loads((folder / "report.json").read_text()) == {"total": 10, "resumed_after": 2}
 
     picture = tmp_path / "anything.png"
@@ -133,15 +134,17 @@ def test_ctrl_c_after_the_last_round_says_the_report_is_missing(recipes, tmp_pat
                            f"resume with: zoo run --resume {folder}")
 
 
-def test_resume_and_eval_need_the_files_the_task_declares(recipes, tmp_path, capsys):
+def test_eval_needs_the_file_the_task_declares_and_resume_without_one_starts_again(recipes, tmp_path, capsys):
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "recipe.yaml").write_text((recipes / "counting.yaml").read_text())
-    status, _, err = zoo("run", "--resume", folder, capsys=capsys)
-    assert status == 2 and err.strip() == (f"zoo: error: {folder}: no state/latest.pt to resume from "
-                                           f"(the task saves it while it runs)")
     status, _, err = zoo("eval", folder, capsys=capsys)
     assert status == 2 and f"{folder}: no state/top.pt to evaluate from" in err
+    status, out, err = zoo("run", "--resume", folder, "task.stop_in=null", capsys=capsys)
+    assert status == 0, err
+    assert out.splitlines()[0] == (f"{folder}: the run stopped before it saved its first checkpoint "
+                                   f"(state/latest.pt is not there): starting it from the beginning")
+    assert json.loads((folder / "report.json").read_text()) == {"total": 10, "resumed_after": 0}
 
 
 def test_a_task_without_checkpoints_refuses_resume_eval_and_predict(recipes, tmp_path, capsys):

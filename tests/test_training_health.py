@@ -207,3 +207,33 @@ def test_no_counted_step_means_no_training_loss_yet(read_each_step):
     meter = TrainingLoss("skip", torch.device("cpu"), read_each_step=read_each_step)
     assert meter.add(torch.tensor(float("nan")), 16) is False
     assert meter.seen == 0 and math.isnan(meter.mean)
+
+
+def test_a_checkpoint_whose_weights_went_nan_is_never_called_the_last_good_one(recipe, tmp_path, capsys):
+    """A step whose loss is finite but whose gradient is not (sqrt at 0) turns the weights to NaN;
+    under nan_policy skip epoch 1 still saves them, and the error of epoch 2 must not send the user
+    back to that checkpoint."""
+    from torch import nn
+
+    class SqrtAtZero(nn.Module):
+        """A linear layer plus sqrt(0): the outputs are finite, the gradient infinite."""
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 4)
+
+        def forward(self, x):
+            y = self.fc(x.flatten(1))
+            return y + torch.sqrt(y - y.detach())
+
+    register_in_process("models", "acme/sqrt_at_zero", lambda: SqrtAtZero(), plugin="acme-sqrt")
+    run = tmp_path / "run"
+    status, out = zoo("run", recipe, "--output", run, "model={name: acme/sqrt_at_zero}", "task.nan_policy=skip",
+                      capsys=capsys)
+    assert status == 1, out.err
+    assert not torch.isfinite(load(run / "checkpoints" / "last.pt")["model"]["fc.weight"]).all()
+    (line,) = out.err.strip().splitlines()
+    assert line == (f"zoo: error: every batch of epoch 2 gave a non-finite training loss (5 left out); the last "
+                    f"checkpoint, {run / 'checkpoints' / 'last.pt'} (epoch 1), holds NaN or infinite weights "
+                    f"(fc.weight, fc.bias): no good one to continue from; run the recipe again; "
+                    f"lower optimizer.lr or set task.clip_grad_norm")

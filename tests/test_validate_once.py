@@ -66,7 +66,7 @@ def run_report(*args, capsys) -> tuple:
     status = main([str(a) for a in args])
     out = capsys.readouterr()
     assert status == 0, out.err
-    folder = out.out.splitlines()[0].removeprefix("run folder: ")
+    folder = next(line for line in out.out.splitlines() if line.startswith("run folder: ")).removeprefix("run folder: ")
     with open(f"{folder}/report.json") as f:
         return json.load(f), out.err
 

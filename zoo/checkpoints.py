@@ -13,7 +13,6 @@ import errno
 import glob
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -62,6 +61,9 @@ def load(path: os.PathLike, map_location: Any = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
+    unknown = not_a_torch_file(path)
+    if unknown:
+        raise UserError(f"cannot read checkpoint {path}: it is not a PyTorch checkpoint ({unknown})")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -69,12 +71,33 @@ def load(path: os.PathLike, map_location: Any = "cpu") -> dict:
 
         raise UserError(f"refusing to load {path}: it holds more than tensors and plain values "
                         f"(loading it could run code): {refusal_reason(exc)}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = " ".join(str(exc).split())[:200]
+    except Exception as exc:  # a torn zip, a pickle cut short: torch's own words, on one line
+        first = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise UserError(f"cannot read checkpoint {path}: truncated or not a PyTorch file ({first})") from None
     if not isinstance(state, dict):
         raise UserError(f"cannot use checkpoint {path}: expected a dict, found {type(state).__name__}")
     return state
+
+
+# torch.save writes a zip archive; before torch 1.6 it wrote pickles that begin with this number
+ZIP_SIGNATURE = b"PK\x03\x04"
+LEGACY_MAGIC = b"l\xfc\x9cF\xf9 j\xa8P\x19"  # torch.serialization.MAGIC_NUMBER as a pickled long
+
+
+def not_a_torch_file(path: os.PathLike) -> str:
+    """Why the file at ``path`` cannot be something ``torch.save`` wrote ("it is empty", "it
+    begins with ..."), judged from its first bytes; "" when it may be one.
+
+    A file of random bytes or text is told apart from a real checkpoint that holds objects
+    other than tensors, which ``torch.load(weights_only=True)`` refuses.
+    """
+    with open(path, "rb") as f:
+        head = f.read(32)
+    if head.startswith(ZIP_SIGNATURE) or (head.startswith(b"\x80") and LEGACY_MAGIC in head):
+        return ""
+    if not head:
+        return "it is empty"
+    return f"torch.save writes a zip archive; this file begins with bytes {head[:8].hex(' ')}"
 
 
 def mismatch(model_state: dict, saved_state: dict, limit: int = 4) -> str:

@@ -225,8 +225,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from zoo.distributed import is_main_process
 
         if is_main_process():  # under torchrun every process gets the signal: say it once
-            print(f"zoo: {exc.message}" if isinstance(exc, Interrupted) else "zoo: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+            print(f"zoo: {getattr(exc, 'message', 'interrupted')}", file=sys.stderr)
+        return getattr(exc, "exit_code", Interrupted.exit_code)  # Ctrl-C 130, SIGTERM 143
     except BrokenPipeError:  # `zoo list models | head`
         sys.stderr.close()
         return 0

@@ -18,7 +18,7 @@ processes count every sample exactly once.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
@@ -168,11 +168,15 @@ def _fits(dataset: "TensorImageDataset | FeatureDataset", device: torch.device, 
 
 def first_batch(dataset: Dataset, size: int) -> tuple:
     """Up to ``size`` unaugmented samples as one batch (for the dry forward)."""
+    return batch_at(dataset, range(min(size, len(dataset))))
+
+
+def batch_at(dataset: Dataset, indices: Sequence[int]) -> tuple:
+    """The unaugmented samples at ``indices`` of ``dataset`` as one batch ``(x, y)``."""
     dataset = eval_view(dataset)
-    size = min(size, len(dataset))
     if isinstance(dataset, ImageBatchDataset):
-        return dataset.batch(torch.arange(size), augment=False)
-    items = [dataset[i] for i in range(size)]
+        return dataset.batch(torch.as_tensor(list(indices), dtype=torch.long), augment=False)
+    items = [dataset[i] for i in indices]
     return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.tensor([int(y) for _, y in items])
 
 

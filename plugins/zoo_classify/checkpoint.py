@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from zoo import UserError
-from zoo.toolkit import checkpoint_mismatch, rng_state, set_rng_state
+from zoo.toolkit import RunFailure, checkpoint_mismatch, rng_state, set_rng_state
+from zoo_classify.health import non_finite_weights
 from zoo_classify.state import TrainingState
 
 if TYPE_CHECKING:
@@ -29,14 +30,60 @@ def last_checkpoint(trainer: "Trainer") -> dict:
 def resume(trainer: "Trainer", saved: dict) -> None:
     """Put ``trainer`` back where ``saved`` (a ``last.pt``) left it: weights, optimizer,
     scheduler, scaler, training state and random generators. Raises ``zoo.UserError`` when the
-    checkpoint does not fit the recipe as it is now."""
-    restore_training(trainer.run, trainer.model, trainer.optimizer, saved)
+    checkpoint does not fit the recipe as it is now or a key has the wrong type, and
+    ``zoo.RunFailure`` when its weights are NaN or infinite (no good checkpoint to go on from)."""
+    run = trainer.run
+    path = resumed_from(run)
+    restore_training(run, trainer.model, trainer.optimizer, saved)
+    check_training_state(saved, path)
+    bad = non_finite_weights(saved["model"])
+    if bad:
+        raise RunFailure(f"{path} (epoch {saved.get('epoch')}) holds NaN or infinite weights ({', '.join(bad)}): "
+                         f"training cannot continue from it; run the recipe again, with a lower optimizer.lr "
+                         f"or task.clip_grad_norm")
     if trainer.scheduler is not None and saved.get("scheduler") is not None:
         trainer.scheduler.load_state_dict(saved["scheduler"])
     if saved.get("scaler") is not None:
         trainer.precision.load_state_dict(saved["scaler"])
     trainer.state = TrainingState.from_checkpoint(saved)
-    set_rng_state(saved["rng"])
+    try:
+        set_rng_state(saved["rng"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, IndexError) as exc:
+        raise UserError(f"{path}: rng is not the random generators' state zoo saves "
+                        f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); the file was altered") from None
+
+
+def resumed_from(run: Any) -> str:
+    """``--resume RUN_DIR: checkpoints/last.pt``: the checkpoint a resume reads, as errors name it."""
+    return f"--resume {run.directory if run.directory is not None else run.shared_directory}: checkpoints/last.pt"
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# the TrainingState keys of last.pt, what each must be, and how that is said
+STATE_TYPES = {
+    "epoch": (_count, "an int >= 0"),
+    "best_valid_loss": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "best_epoch": (lambda v: v is None or _count(v), "an int >= 0 or None"),
+    "best_step": (lambda v: v is None or _count(v), "an int >= 0 or None"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(row, dict) for row in v), "a list of dicts"),
+    "bad_epochs": (_count, "an int >= 0"),
+}
+
+
+def check_training_state(saved: dict, path: str) -> None:
+    """Raise ``zoo.UserError`` naming ``path`` (the checkpoint, as errors name it) and the key
+    when a ``TrainingState`` key of ``saved`` has the wrong type, or ``rng`` is missing or no
+    dict. A key that is absent (a checkpoint older than it) keeps its default."""
+    for key, (fits, expected) in STATE_TYPES.items():
+        if key in saved and not fits(saved[key]):
+            raise UserError(f"{path}: {key} must be {expected}, found {saved[key]!r:.60} "
+                            f"({type(saved[key]).__name__}); the file was altered")
+    if not isinstance(saved.get("rng"), dict):
+        found = type(saved["rng"]).__name__ if "rng" in saved else "nothing"
+        raise UserError(f"{path}: rng must be the random generators' state (a dict), found {found}")
 
 
 def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
@@ -46,7 +93,7 @@ def restore_training(run: Any, model: Any, optimizer: Any, saved: dict) -> None:
     An optimizer setting given on this resume's command line (``optimizer.lr=0.001``) replaces
     the checkpoint's, and the change is logged.
     """
-    path = f"--resume {run.directory if run.directory is not None else run.shared_directory}: checkpoints/last.pt"
+    path = resumed_from(run)
     if not isinstance(saved.get("model"), dict) or not isinstance(saved.get("optimizer"), dict):
         raise UserError(f"{path} is not a classification checkpoint (no model and optimizer states in it)")
     try:

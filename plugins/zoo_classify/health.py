@@ -1,6 +1,7 @@
 """What a NaN or infinite loss does to a classification run (``task.nan_policy``), in words.
 
-``stop`` ends the run with one line naming the epoch, the step and the last good checkpoint;
+``stop`` ends the run with one line naming the epoch, the step and the last good checkpoint
+(a checkpoint whose weights are not finite is never called good);
 ``skip`` leaves a bad training batch out and never takes a non-finite validation loss as the
 best. The trainer and the validation rounds call these functions; none of them keeps state.
 """
@@ -16,12 +17,25 @@ from zoo_classify.training_loss import TrainingLoss
 
 
 def last_good_checkpoint(run: Any) -> str:
-    """``last good checkpoint: DIR/checkpoints/last.pt (epoch N; ...)``, or ``... none yet``."""
+    """``last good checkpoint: DIR/checkpoints/last.pt (epoch N; ...)``, ``... none yet``, or, when
+    last.pt's weights are not finite themselves, that it is no good one."""
     folder = run.checkpoint_dir
     epoch = saved_progress(folder / "last.pt") if folder is not None else None
     if epoch is None:
         return "last good checkpoint: none yet"
+    bad = non_finite_weights(run.load_checkpoint("last.pt").get("model") or {})
+    if bad:
+        return (f"the last checkpoint, {folder / 'last.pt'} (epoch {epoch}), holds NaN or infinite weights "
+                f"({', '.join(bad)}): no good one to continue from; run the recipe again")
     return f"last good checkpoint: {folder / 'last.pt'} (epoch {epoch}; continue with: zoo run --resume {run.directory})"
+
+
+def non_finite_weights(state: dict, limit: int = 3) -> list:
+    """The names of the floating-point tensors in the state dict ``state`` holding a NaN or an
+    infinity: the first ``limit``, then ``and N more``; [] when all are finite."""
+    bad = [name for name, value in state.items()
+           if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    return bad[:limit] + ([f"and {len(bad) - limit} more"] if len(bad) > limit else [])
 
 
 def non_finite_training(run: Any, epoch: int, losses: TrainingLoss, steps: int, value: Optional[float] = None) -> str:

@@ -216,6 +216,47 @@ def grid_titles(predicted: Sequence[int], truth: Sequence[int],
     ]
 
 
+def grid_sample(predicted: Sequence[int], truth: Sequence[int], limit: int = GRID_LIMIT) -> list[int]:
+    """The positions (in ``predicted``/``truth``) of at most ``limit`` samples for the prediction
+    grid: the mistakes first, then right ones, each group spread across the true classes (one
+    sample of each class in turn, in class order, each class's in the order they came)."""
+    predicted = [int(p) for p in predicted]
+    truth = [int(t) for t in truth]
+    if len(predicted) != len(truth):
+        raise ValueError(f"grid_sample: {len(predicted)} predictions but {len(truth)} true labels")
+    wrong = [i for i, (p, t) in enumerate(zip(predicted, truth)) if p != t]
+    right = [i for i, (p, t) in enumerate(zip(predicted, truth)) if p == t]
+    chosen = _across_classes(wrong, truth, limit)
+    return chosen + _across_classes(right, truth, limit - len(chosen))
+
+
+def _across_classes(positions: list[int], truth: list[int], count: int) -> list[int]:
+    """Up to ``count`` of ``positions``, taking one of each true class in turn."""
+    by_class: dict = {}
+    for position in positions:
+        by_class.setdefault(truth[position], []).append(position)
+    queues = [by_class[k][::-1] for k in sorted(by_class)]
+    chosen: list[int] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop())
+    return chosen
+
+
+def grid_caption(shown_wrong: int, wrong: int, total: int, shown: int) -> str:
+    """The prediction grid's title: how its ``shown`` images were chosen from ``total`` tested
+    (``wrong`` of them mistaken, ``shown_wrong`` of those in the grid, drawn first)."""
+    if total == 0:
+        return "no test images"
+    if wrong == 0:
+        return f"no mistakes among the {total:,} test images: a sample across the classes"
+    if shown > shown_wrong:  # every mistake fits, with room for right ones
+        return (f"the {wrong:,} mistake{'s' if wrong > 1 else ''} among the {total:,} test images first (red), "
+                f"then right ones across the classes")
+    return f"{shown_wrong:,} of the {wrong:,} mistakes among the {total:,} test images (red), across the true classes"
+
+
 def _to_numpy_image(image: "torch.Tensor"):
     """C×H×W float tensor -> (array for imshow, colormap or None), values clipped to [0, 1]."""
     array = image.detach().cpu().float().clamp(0.0, 1.0)
@@ -230,8 +271,9 @@ def _to_numpy_image(image: "torch.Tensor"):
 def prediction_grid_figure(images: "torch.Tensor", predicted: Sequence[int], truth: Sequence[int],
                            classes: Optional[Sequence[str]], *, mean: Optional[Sequence[float]] = None,
                            std: Optional[Sequence[float]] = None, columns: int = 10,
-                           limit: int = GRID_LIMIT) -> "Figure":
-    """The figure ``plot_prediction_grid`` writes (one titled, tick-less cell per image)."""
+                           limit: int = GRID_LIMIT, title: Optional[str] = None) -> "Figure":
+    """The figure ``plot_prediction_grid`` writes (one titled, tick-less cell per image, and
+    ``title`` above them all when given)."""
     import torch
 
     images = torch.as_tensor(images).detach().cpu().float()
@@ -247,16 +289,18 @@ def prediction_grid_figure(images: "torch.Tensor", predicted: Sequence[int], tru
 
     columns = max(1, min(int(columns), count or 1))
     rows = max(1, math.ceil(count / columns))
-    figure = _new_figure(1.7 * columns, 1.9 * rows)
+    figure = _new_figure(1.7 * columns, 1.9 * rows + (0.4 if title else 0.0))
     for index in range(count):
         axes = figure.add_subplot(rows, columns, index + 1, xticks=[], yticks=[])
         array, cmap = _to_numpy_image(images[index])
         axes.imshow(array, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest"
                     if min(array.shape[:2]) < 64 else "antialiased")
-        title, colour = titles[index]
-        axes.set_title(title, color=colour, fontsize=9)
+        cell_title, colour = titles[index]
+        axes.set_title(cell_title, color=colour, fontsize=9)
     if count == 0:
         figure.text(0.5, 0.5, "no images", ha="center", va="center", color="gray")
+    if title:
+        figure.suptitle(title, fontsize=11)
     figure.tight_layout()
     return figure
 
@@ -264,17 +308,18 @@ def prediction_grid_figure(images: "torch.Tensor", predicted: Sequence[int], tru
 def plot_prediction_grid(images: "torch.Tensor", predicted: Sequence[int], truth: Sequence[int],
                          classes: Optional[Sequence[str]], path: PathLike, *,
                          mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
-                         columns: int = 10, limit: int = GRID_LIMIT) -> Path:
+                         columns: int = 10, limit: int = GRID_LIMIT, title: Optional[str] = None) -> Path:
     """Draw up to ``limit`` (20) test images with their predictions into the PNG ``path``; return it.
 
     ``images``: float tensor N×C×H×W (C = 1 grayscale, shown with a gray colormap; C = 3 RGB) with
     values in [0, 1], or normalised ones together with the ``mean``/``std`` that normalised them.
     ``predicted``/``truth``: class indices, one per image; ``classes``: the class names. Each cell
     is titled ``"PREDICTED (TRUE)"``, green when right, red when wrong, as in the seeds'
-    "Visualize sample test results". ``columns`` cells a row; values are clipped to [0, 1].
+    "Visualize sample test results". ``columns`` cells a row; values are clipped to [0, 1];
+    ``title`` (how the images were chosen: ``grid_sample``, ``grid_caption``) goes above them.
     """
     figure = prediction_grid_figure(images, predicted, truth, classes, mean=mean, std=std,
-                                    columns=columns, limit=limit)
+                                    columns=columns, limit=limit, title=title)
     return _save(figure, path)
 
 
@@ -314,8 +359,9 @@ def confusion_matrix_figure(matrix: "torch.Tensor", classes: Optional[Sequence[s
     if size <= TICK_LABEL_MAX_CLASSES:
         fontsize = max(4.0, min(9.0, 0.55 * cell_points))
         short = [_short(n, 14) for n in names]
-        axes.set_xticks(range(size), short, rotation=90 if size > 10 else 45,
-                        ha="center" if size > 10 else "right", fontsize=fontsize)
+        rotation = tick_rotation(short, fontsize, cell_points)
+        axes.set_xticks(range(size), short, rotation=rotation,
+                        ha="right" if rotation == 45 else "center", fontsize=fontsize)
         axes.set_yticks(range(size), short, fontsize=fontsize)
     if size <= CELL_TEXT_MAX_CLASSES:
         for true_index in range(size):
@@ -335,6 +381,16 @@ def confusion_matrix_figure(matrix: "torch.Tensor", classes: Optional[Sequence[s
     return figure
 
 
+def tick_rotation(labels: Sequence[str], fontsize: float, cell_points: float) -> int:
+    """How to turn the class names under a confusion matrix's columns: 0 (upright) when the longest
+    fits in its column (``cell_points`` wide, in points, at ``fontsize``), else 45 up to 10
+    classes and 90 above (where columns are narrow)."""
+    widest = max((len(label) for label in labels), default=0) * 0.6 * fontsize  # points, an average glyph
+    if widest <= 0.9 * cell_points:
+        return 0
+    return 45 if len(labels) <= 10 else 90
+
+
 def plot_confusion_matrix(matrix: "torch.Tensor", classes: Optional[Sequence[str]], path: PathLike) -> Path:
     """Draw the confusion matrix ``matrix`` as a heat map into the PNG ``path``; return the path.
 
@@ -351,10 +407,13 @@ __all__ = [
     "best_epoch",
     "confusion_matrix_figure",
     "curves_figure",
+    "grid_caption",
+    "grid_sample",
     "grid_titles",
     "plot_confusion_matrix",
     "plot_curves",
     "plot_prediction_grid",
     "prediction_grid_figure",
+    "tick_rotation",
     "unnormalize",
 ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import torch
 
 from zoo.toolkit import broadcast_module
-from zoo_classify.batches import Batches, first_batch
+from zoo_classify.batches import Batches, batch_at
 from zoo_classify.evaluation import evaluate, log_test_table, test_report
 
 if TYPE_CHECKING:
@@ -37,33 +37,46 @@ def final_report(trainer: "Trainer") -> dict:
     test = Batches(data.test, batch_size=o.evaluation_batch_size, device=run.device, train=False,
                    num_workers=o.num_workers, data_on_device=o.data_on_device, rank=run.rank,
                    world_size=run.world_size)
-    loss, accuracy, confusion = evaluate(model, trainer.criterion, test, data.num_classes, trainer.precision)
+    drawing = o.plots and run.directory is not None
+    outputs: Optional[list] = [] if drawing and o.grid_size else None  # the grid picks from every prediction
+    loss, accuracy, confusion = evaluate(model, trainer.criterion, test, data.num_classes, trainer.precision,
+                                         outputs=outputs)
     report["test"] = test_report(loss, accuracy, confusion, data.classes)
     log_test_table(run, report["test"])
-    if o.plots and run.directory is not None:
-        report["pictures"] = draw_pictures(trainer, confusion)
+    if drawing:
+        report["pictures"] = draw_pictures(trainer, confusion, outputs or [])
     return report
 
 
-def draw_pictures(trainer: "Trainer", confusion: torch.Tensor) -> list:
+def draw_pictures(trainer: "Trainer", confusion: torch.Tensor, outputs: list) -> list:
     """Write curves.png, confusion_matrix.png and (``task.grid_size`` > 0) predictions.png in the
-    run folder; return their file names ([] without matplotlib)."""
+    run folder; return their file names ([] without matplotlib).
+
+    ``outputs``: ``(predicted, true)`` class tensors of the test batches this process evaluated
+    (``evaluation.evaluate``); the grid shows the mistakes among them first, then right ones
+    across the classes (``plots.grid_sample``), and says so in its title. Under torchrun those
+    are rank 0's shard of the test split (every ``world_size``-th sample).
+    """
     try:
         from zoo_classify import plots
     except ImportError:
         return []
-    run, o, data, model = trainer.run, trainer.options, trainer.data, trainer.model
+    run, o, data = trainer.run, trainer.options, trainer.data
     written = [plots.plot_curves(trainer.state.history, run.directory / "curves.png"),
                plots.plot_confusion_matrix(confusion, data.classes, run.directory / "confusion_matrix.png")]
     if o.grid_size:
-        x, y = first_batch(data.test, o.grid_size)
-        model.eval()
-        with torch.no_grad():
-            predicted = model(x.to(run.device)).argmax(1).cpu()
+        predicted = torch.cat([p for p, _ in outputs]).tolist() if outputs else []
+        truth = torch.cat([t for _, t in outputs]).tolist() if outputs else []
+        tested = range(run.rank, len(data.test), run.world_size)  # the samples, in evaluate's order
+        chosen = plots.grid_sample(predicted, truth, o.grid_size)
+        x, _ = batch_at(data.test, [tested[i] for i in chosen])
+        wrong = sum(p != t for p, t in zip(predicted, truth))
+        caption = plots.grid_caption(sum(predicted[i] != truth[i] for i in chosen), wrong, len(truth), len(chosen))
         normalize = data.info.get("normalize") or {}
         written.append(plots.plot_prediction_grid(
-            x.cpu(), predicted.tolist(), y.tolist(), data.classes, run.directory / "predictions.png",
-            mean=normalize.get("mean"), std=normalize.get("std")))
+            x, [predicted[i] for i in chosen], [truth[i] for i in chosen], data.classes,
+            run.directory / "predictions.png", mean=normalize.get("mean"), std=normalize.get("std"),
+            limit=o.grid_size, title=caption))
     return [p.name for p in written]
 
 

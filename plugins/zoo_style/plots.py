@@ -46,15 +46,31 @@ def plot_losses(history: Sequence[dict], path: Union[str, Path], *, content_weig
     return path
 
 
+PANEL_WIDTH = 4.0   # inches per picture in comparison.png
+TITLE_HEIGHT = 0.4  # inches above the pictures for their titles
+MARGIN = 0.06       # inches around and between the pictures
+
+
 def plot_panel(content: Tensor, style: Tensor, result: Tensor, path: Union[str, Path]) -> Path:
-    """Save the content, style and result images side by side (titled) as the PNG ``path``."""
+    """Save the content, style and result images side by side (titled) as the PNG ``path``.
+
+    The figure takes the pictures' shape (the content's; the others are drawn in the same box),
+    so there are no empty bands above or below a wide picture, nor beside a tall one.
+    """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), dpi=100)
-    for ax, image, title in zip(axes, (content, style, result), ("content", "style", "result")):
-        ax.imshow(to_uint8(image))
+    pictures = [to_uint8(image) for image in (content, style, result)]
+    height, width = pictures[0].shape[:2]
+    picture_height = PANEL_WIDTH * height / width
+    figure_width = 3 * PANEL_WIDTH + 4 * MARGIN
+    figure_height = picture_height + TITLE_HEIGHT + 2 * MARGIN
+    fig, axes = plt.subplots(1, 3, figsize=(figure_width, figure_height), dpi=100)
+    fig.subplots_adjust(left=MARGIN / figure_width, right=1 - MARGIN / figure_width,
+                        bottom=MARGIN / figure_height, top=1 - (TITLE_HEIGHT + MARGIN) / figure_height,
+                        wspace=MARGIN / PANEL_WIDTH)
+    for ax, picture, title in zip(axes, pictures, ("content", "style", "result")):
+        ax.imshow(picture, aspect="auto" if picture.shape[:2] == (height, width) else "equal")
         ax.set_title(title)
         ax.axis("off")
-    fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
     plt.close(fig)

@@ -2,7 +2,9 @@
 
 Writes into the run folder: ``result.png`` (the stylised image), ``snapshots/step_XXXX.png``
 every ``snapshot_every`` steps, ``loss_curve.png`` and ``comparison.png`` (content | style |
-result); one metrics line per step; returns the report (``report.json``).
+result); one metrics line per step; returns the report (``report.json``). While it works, a
+progress bar with the losses on a terminal, a line every ``log_every`` steps elsewhere
+(``zoo_style.progress``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class StyleTransferTask(Task):
     init: str = "content"
     precision: str = "auto"
     snapshot_every: int = 50
+    log_every: int = 25
     device: str = "auto"
 
     @property
@@ -60,6 +63,7 @@ class StyleTransferTask(Task):
 
         from zoo_style.images import resize, resize_long_side, save_png
         from zoo_style.plots import plot_losses, plot_panel
+        from zoo_style.progress import StepProgress
         from zoo_style.transfer import stylize
 
         pair = self._pictures(run)
@@ -78,18 +82,23 @@ class StyleTransferTask(Task):
 
         folder = Path(run.directory) if run.directory is not None else None
         snapshots = []
+        progress = StepProgress(run, self.steps, self.log_every)
 
         def on_step(step: int, losses: dict, image: torch.Tensor) -> None:
             run.epoch_end(step, losses)
+            progress.update(step, losses)
             if folder is not None and self.snapshot_every and step % self.snapshot_every == 0:
                 snapshots.append(save_png(image, folder / "snapshots" / f"step_{step:04d}.png"))
 
-        result = stylize(
-            content, style, network=network, steps=self.steps, optimizer=self.optimizer, lr=self.lr,
-            content_layer=self.content_layer, style_layers=self.style_layers,
-            content_weight=self.content_weight, style_weight=self.style_weight, init=self.init,
-            precision=self.precision, callback=on_step,
-        )
+        try:
+            result = stylize(
+                content, style, network=network, steps=self.steps, optimizer=self.optimizer, lr=self.lr,
+                content_layer=self.content_layer, style_layers=self.style_layers,
+                content_weight=self.content_weight, style_weight=self.style_weight, init=self.init,
+                precision=self.precision, callback=on_step,
+            )
+        finally:
+            progress.close()
         report = {
             "content_loss": result.content_loss,
             "style_loss": result.style_loss,
@@ -152,6 +161,7 @@ def style_transfer(
     init: Literal["content", "noise"] = "content",
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
     snapshot_every: int = 50,
+    log_every: int = 25,
     device: str = "auto",
 ) -> StyleTransferTask:
     """Neural style transfer (Gatys et al. 2016): repaint the content picture in the style picture's manner.
@@ -171,6 +181,9 @@ def style_transfer(
         about twice as fast; float32 elsewhere), "float32" or "bfloat16". The image, Gram
         matrices, losses and optimiser are float32 in every case.
     snapshot_every: save snapshots/step_XXXX.png every this many steps (0: none).
+    log_every: where the output is not a terminal (a log file, CI), print the step and the
+        losses every this many steps (0: only the bar on a terminal); a terminal shows a
+        progress bar with the current losses instead.
     device: "auto" (CUDA when there is one), "cpu", "cuda" or "cuda:N" (the runner resolves it).
     Uses the recipe's data section (a content/style pair, dataset "images") and model section
     (a feature extractor, "vgg19_features"). Writes result.png, loss_curve.png, comparison.png.
@@ -183,6 +196,8 @@ def style_transfer(
         raise UserError(f"task.image_size: must be at least 16 pixels (VGG-19 halves it four times), got {image_size}")
     if snapshot_every < 0:
         raise UserError(f"task.snapshot_every: must be 0 (no snapshots) or more, got {snapshot_every}")
+    if log_every < 0:
+        raise UserError(f"task.log_every: must be 0 (no lines) or more, got {log_every}")
     for key, value in (("content_weight", content_weight), ("style_weight", style_weight)):
         if value < 0:
             raise UserError(f"task.{key}: must not be negative, got {value}")
@@ -193,5 +208,5 @@ def style_transfer(
         steps=steps, image_size=image_size, optimizer=optimizer, lr=lr, content_weight=content_weight,
         style_weight=style_weight, content_layer=content_layer,
         style_layers=style_layer_weights(style_layers, "task.style_layers"), init=init,
-        precision=precision, snapshot_every=snapshot_every, device=device,
+        precision=precision, snapshot_every=snapshot_every, log_every=log_every, device=device,
     )
