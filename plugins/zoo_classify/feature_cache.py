@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Optional
 
-from zoo_classify.batches import Batches, first_batch, is_random
-from zoo_classify.features import extract, frozen_head, same_output
+from zoo_classify.batches import Batches, first_batch, is_random, labels_of
+from zoo_classify.features import FeatureDataset, extract, frozen_head, same_output
+from zoo_classify.precision import feature_format
 
 if TYPE_CHECKING:
     from zoo_classify.trainer import Trainer
@@ -33,11 +34,17 @@ def cached_head(trainer: "Trainer") -> Optional[tuple]:
                 f"in this model, so the backbone runs every step")
         return None
     started = time.perf_counter()
+    fmt = feature_format(o, run.device)
+    run.log(f"frozen backbone: features in {fmt.describe()} ({fmt.reason}); the head trains in "
+            f"{'float32' if trainer.precision.dtype is None else trainer.precision.amp}")
     # every process computes all the features (the same numbers), then trains on its shard of them
     once = dict(batch_size=o.evaluation_batch_size, device=run.device, train=False,
                 num_workers=o.num_workers, data_on_device=o.data_on_device)
-    train_features = extract(model, head, Batches(trainer.train.dataset, **once), trainer.precision)
-    valid_features = extract(model, head, Batches(trainer.valid.dataset, **once), trainer.precision)
+    features = {}
+    for split, dataset in (("train", trainer.train.dataset), ("valid", trainer.valid.dataset)):
+        computed = extract(model, head, Batches(dataset, **once), fmt, run.device)
+        features[split] = FeatureDataset(computed.float(), labels_of(dataset))
+    train_features, valid_features = features["train"], features["valid"]
     run.log(f"frozen backbone: features of {len(train_features)} training and {len(valid_features)} "
             f"validation images computed once ({time.perf_counter() - started:.1f} s); "
             f"training the head {head!r} on them")

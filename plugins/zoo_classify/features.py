@@ -70,16 +70,38 @@ def same_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
     return full.shape == rebuilt.shape and torch.allclose(full, rebuilt, rtol=1e-4, atol=1e-5)
 
 
-def extract(model: nn.Module, head: str, batches: Any, precision: Any) -> "FeatureDataset":
-    """Run the backbone once over ``batches`` (no shuffling, no augmentation); keep the features."""
+def extract(model: nn.Module, head: str, batches: Any, feature_format: Any, device: torch.device) -> torch.Tensor:
+    """Run the backbone once over ``batches`` (no shuffling, no augmentation) in eval mode,
+    without gradients, in ``feature_format`` (a ``zoo_classify.precision.FeatureFormat``: the
+    autocast dtype, channels_last); return the features (one row per image) in the dtype the
+    backbone gives them (bfloat16 under bf16 autocast, for instance). The model's memory format
+    is as it was afterwards.
+    """
     model.eval()
-    chunks, labels = [], []
-    with torch.no_grad(), headless(model, head):
-        for x, y in batches.epoch(0):
-            with precision.autocast():
-                chunks.append(model(x).float())
-            labels.append(y)
-    return FeatureDataset(torch.cat(chunks), torch.cat(labels))
+    chunks = []
+    with torch.no_grad(), headless(model, head), memory_format(model, feature_format.channels_last):
+        for x, _ in batches.epoch(0):
+            if feature_format.channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with feature_format.autocast(device):
+                chunks.append(model(x))
+    return torch.cat(chunks)
+
+
+@contextmanager
+def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
+    """Within the block the model's 4-D weights are channels_last when asked; they get their
+    previous format back after (the same values: only the layout changes)."""
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    already = all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    if not channels_last or already or not weights:
+        yield model
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 class FeatureDataset:

@@ -37,8 +37,11 @@ class ClassificationOptions(BaseModel):
                           "metrics and may replace the best checkpoint.")
     num_workers: Annotated[int, Ge(0)] = Field(0, description="DataLoader workers for datasets read item by item.")
     amp: Literal["off", "bf16", "fp16"] = Field(
-        "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA).")
-    channels_last: bool = Field(False, description="NHWC memory format for convolutions.")
+        "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA). Set, it "
+                           "also decides a frozen backbone's feature precision; unset, training is float32 "
+                           "and feature_precision chooses.")
+    channels_last: bool = Field(False, description="NHWC memory format for convolutions (set, it also decides "
+                                                   "a frozen backbone's feature format).")
     compile: bool = Field(False, description="torch.compile the model (compile_backend: its backend).")
     compile_backend: str = Field("inductor", description="the torch.compile backend.")
     data_on_device: Literal["auto", "always", "never"] = Field(
@@ -54,6 +57,12 @@ class ClassificationOptions(BaseModel):
         "auto", description="with a frozen backbone and training images that are not randomly augmented, "
                             "compute the backbone's features once and train the head on them (auto); off: "
                             "run the backbone every step (the same training, slower).")
+    feature_precision: Literal["auto", "float32", "bf16", "fp16"] = Field(
+        "auto", description="the precision a frozen backbone's features are computed in (the head always "
+                            "trains in float32 unless amp is set): auto = the fastest the device supports "
+                            "(bf16 autocast and channels_last on CPUs with native bfloat16, bf16 or fp16 on "
+                            "GPUs), where amp and channels_last are unset; the log says which and why. Any "
+                            "other value turns the automatic choice off (channels_last as set).")
     grid_size: Annotated[int, Ge(0)] = Field(20, description="test images in the prediction grid.")
     plots: bool = Field(True, description="draw the pictures (curves, confusion matrix, prediction grid).")
 
