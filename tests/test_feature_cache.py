@@ -87,3 +87,168 @@ def test_task_amp_and_channels_last_decide_when_set(tmp_path, capsys):
     out, _ = train(tmp_path, "amp-bf16", "task.epochs=1", "task.amp=bf16", capsys=capsys)
     assert "features in bf16 autocast" in out and "task.amp: bf16 decides the precision" in out
     assert "the head trains in bf16" in out
+
+
+# -- the on-disk feature cache ------------------------------------------------------------
+
+@pytest.fixture
+def counted(convnet):
+    """``counting/convnet``: random_convnet whose backbone counts the images it takes (a list
+    of one int, shared by every model built)."""
+    seen = [0]
+
+    def counting_convnet(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+        model = random_convnet(num_classes, in_channels)
+        model.backbone.register_forward_hook(lambda module, inputs, output: seen.__setitem__(0, seen[0] + len(output)))
+        return model
+
+    register_in_process("models", "counting/convnet", counting_convnet, plugin="counting")
+    return seen
+
+
+def cache_files(cache) -> list:
+    return sorted((cache / "features").glob("*.safetensors"))
+
+
+def last_checkpoint(folder):
+    return torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+def test_a_second_run_reads_the_features_and_runs_the_backbone_on_nothing(tmp_path, capsys, counted,
+                                                                         isolated_cache):
+    quick = ("task.epochs=2", "model.name=counting/convnet")
+    out, first = train(tmp_path, "first", *quick, capsys=capsys)
+    assert "features of 1150 training and 288 validation images computed once (kept in the feature cache" in out
+    assert len(cache_files(isolated_cache)) == 2  # one entry per split
+    computed = counted[0]
+    assert computed >= 1150 + 288
+    out, second = train(tmp_path, "second", *quick, capsys=capsys)
+    assert "features of 1150 training and 288 validation images read from the feature cache" in out
+    # the backbone ran only on the probe batches (2 + a training batch) and the test split (359)
+    assert counted[0] - computed <= 2 + 64 + 359
+    assert second["test"] == first["test"]
+    a, b = last_checkpoint(tmp_path / "first"), last_checkpoint(tmp_path / "second")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_other_weights_data_or_precision_are_other_entries(tmp_path, capsys, isolated_cache):
+    train(tmp_path, "a", "task.epochs=1", capsys=capsys)
+    out, _ = train(tmp_path, "b", "task.epochs=1", "data.normalize={mean: [0.5], std: [0.5]}", capsys=capsys)
+    assert "computed once" in out  # other preprocessing
+    out, _ = train(tmp_path, "c", "task.epochs=1", "task.feature_precision=float32", capsys=capsys)
+    assert "computed once" in out
+    out, _ = train(tmp_path, "d", "task.epochs=1", "task.valid_fraction=0.25", capsys=capsys)
+    assert "computed once" in out  # other images in each split
+    assert len(cache_files(isolated_cache)) == 8
+
+
+def test_the_backbones_weights_are_part_of_the_key(tmp_path, capsys, isolated_cache):
+    from zoo_classify.feature_cache import backbone_digest
+
+    model = random_convnet()
+    before = backbone_digest(model, "head")
+    with torch.no_grad():
+        model.head.weight.add_(1.0)  # the head is not part of it
+    assert backbone_digest(model, "head") == before
+    with torch.no_grad():
+        model.backbone[0].weight[0, 0, 0, 0] += 1e-3
+    assert backbone_digest(model, "head") != before
+    model.backbone[1].running_mean.add_(0.1)  # buffers decide the features too
+
+
+def test_a_truncated_or_foreign_cache_file_is_rebuilt_not_trusted(tmp_path, capsys, isolated_cache):
+    _, first = train(tmp_path, "first", "task.epochs=1", capsys=capsys)
+    train_file, valid_file = sorted(cache_files(isolated_cache), key=lambda p: p.stat().st_size, reverse=True)
+    data = train_file.read_bytes()
+    train_file.write_bytes(data[: len(data) // 2])  # truncated
+    # a sound entry written for other features, under the validation entry's name
+    train(tmp_path, "other", "task.epochs=1", "task.feature_precision=float32", capsys=capsys)
+    other_valid = min((p for p in cache_files(isolated_cache) if p not in (train_file, valid_file)),
+                      key=lambda p: p.stat().st_size)
+    other_valid.replace(valid_file)
+    out, second = train(tmp_path, "second", "task.epochs=1", capsys=capsys)
+    assert f"zoo: warning: feature cache file {train_file} was not used: it can't be read" in out
+    assert f"zoo: warning: feature cache file {valid_file} was not used: it was written for something else" in out
+    assert "computed once" in out and "read from the feature cache" not in out
+    assert second["test"] == first["test"]
+    assert len(cache_files(isolated_cache)) == 2 + 1  # rebuilt, and the other run's training entry
+
+
+def test_cache_files_are_read_without_unpickling(tmp_path, capsys, isolated_cache):
+    train(tmp_path, "first", "task.epochs=1", capsys=capsys)
+    marker = tmp_path / "unpickled"
+    for path in cache_files(isolated_cache):  # a pickle that would create a file when loaded
+        torch.save({"features": Unpickled(str(marker))}, path)
+    out, _ = train(tmp_path, "second", "task.epochs=1", capsys=capsys)
+    assert "was not used: it can't be read" in out and "computed once" in out
+    assert not marker.exists()
+
+
+class Unpickled:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_the_cache_keeps_within_its_size_cap(tmp_path, capsys, isolated_cache, monkeypatch):
+    monkeypatch.setenv("ZOO_FEATURE_CACHE_SIZE", "2MB")  # the digits' features: ~1.2 MB and ~0.3 MB
+    train(tmp_path, "a", "task.epochs=1", capsys=capsys)
+    train(tmp_path, "b", "task.epochs=1", "task.feature_precision=float32", capsys=capsys)
+    files = cache_files(isolated_cache)
+    assert sum(p.stat().st_size for p in files) <= 2_000_000
+    assert len(files) < 4  # the least recently used went
+    monkeypatch.setenv("ZOO_FEATURE_CACHE_SIZE", "100kB")
+    out, _ = train(tmp_path, "c", "task.epochs=1", "task.feature_precision=fp16", capsys=capsys)
+    assert ("feature cache: training features not kept on disk: they take 598.6 kB, more than the feature cache's "
+            "100.0 kB (set ZOO_FEATURE_CACHE_SIZE to keep them)") in out
+    monkeypatch.setenv("ZOO_FEATURE_CACHE_SIZE", "lots")
+    assert main(["run", str(tmp_path / "digits.yaml"), "--output", str(tmp_path / "d")]) == 2
+    assert "ZOO_FEATURE_CACHE_SIZE='lots' is not a size" in capsys.readouterr().err
+
+
+def test_feature_cache_memory_keeps_nothing_on_disk(tmp_path, capsys, isolated_cache):
+    out, _ = train(tmp_path, "a", "task.epochs=1", "task.feature_cache=memory", capsys=capsys)
+    assert "validation images computed once (" in out and "kept in the feature cache" not in out
+    assert cache_files(isolated_cache) == []
+
+
+def test_zoo_cache_shows_what_each_entry_is_for_and_clears_them(tmp_path, capsys, isolated_cache):
+    train(tmp_path, "a", "task.epochs=1", capsys=capsys)
+    assert main(["list", "models"]) == 0  # writes the plugin catalog
+    capsys.readouterr()
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"zoo cache: {isolated_cache}: 3 entries" in out
+    assert "digits train: acme/random_convnet features of 1150 images (digits)" in out
+    assert "digits valid: acme/random_convnet features of 288 images (digits)" in out
+    assert "this Python environment's plugin catalog" in out
+    assert main(["cache", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert sorted(e["kind"] for e in shown) == ["catalog", "features", "features"]
+    valid = next(e for e in shown if "valid:" in e["for"])
+    assert main(["cache", "clear", valid["entry"][:6]]) == 0
+    assert "removed 1 cache entry" in capsys.readouterr().out
+    assert len(cache_files(isolated_cache)) == 1
+    assert main(["cache", "clear", "nothing-like-it"]) == 2
+    assert "zoo: error: cache clear: no cache entry 'nothing-like-it' (zoo cache show lists them)" in capsys.readouterr().err
+    assert main(["cache", "clear"]) == 0
+    assert "removed 2 cache entries" in capsys.readouterr().out
+    assert cache_files(isolated_cache) == [] and not list(isolated_cache.glob("catalog-*.json"))
+
+
+def test_a_damaged_entry_fails_its_checksum_and_is_deleted(tmp_path):
+    from zoo.toolkit import FeatureStore
+
+    store = FeatureStore(tmp_path, limit=10**6)
+    features = torch.randn(50, 16).bfloat16()
+    assert store.save("k", {"features": features}, {"recipe": "r"}) is None
+    tensors, problem = store.load("k")
+    assert problem is None and torch.equal(tensors["features"], features)
+    data = bytearray(store.path("k").read_bytes())
+    data[-3] ^= 0xFF  # one flipped byte in the tensor data: the file still parses
+    store.path("k").write_bytes(bytes(data))
+    tensors, problem = store.load("k")
+    assert tensors is None and problem.endswith("was not used: its contents don't match its checksum")
+    assert not store.path("k").exists()

@@ -6,6 +6,7 @@
     zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
     zoo eval RUN_DIR [KEY=VALUE ...] [--json]
     zoo predict RUN_DIR IMAGE... [--top-k K] [--json]
+    zoo cache [show|clear] [ENTRY ...] [--json]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. This module imports only the
@@ -76,6 +77,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown per image (default 3)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
+    p = commands.add_parser("cache", help="show or clear zoo's caches: features kept across runs, plugin catalogs")
+    p.add_argument("action", nargs="?", metavar="show|clear", help="show (the default) or clear")
+    p.add_argument("entries", nargs="*", metavar="ENTRY",
+                   help="clear only these: an entry's name or key prefix (see zoo cache show), features or catalog")
+    p.add_argument("--json", action="store_true", help="show: print a JSON array")
+
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -109,7 +116,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.evaluate import predict_command
 
         return predict_command(args.run_dir, args.images, top_k=args.top_k, as_json=args.json)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict (see 'zoo --help')")
+    if args.command == "cache":
+        from zoo.commands.cache import cache_command
+
+        return cache_command(args.action, args.entries, as_json=args.json)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict, cache (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

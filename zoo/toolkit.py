@@ -31,6 +31,10 @@ Weights (pretrained files: caches, hashes, safe loading)
     ``downloads_allowed``    False when ``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE`` is set.
     ``url_filename``         the file name a URL downloads to.
 
+Caches (what is computed once and kept across runs)
+    ``FeatureStore``         tensors kept on disk in the zoo cache folder, size-capped, checked on read.
+    ``digest``               a SHA-256 of tensors, numbers, strings and containers of them (cache keys).
+
 Models and parameters
     ``freeze``               stop training the parameters a spec names (all but a head, or globs).
     ``train_unfrozen``       training mode for a model, its frozen modules kept in eval mode.
@@ -61,6 +65,7 @@ from zoo.distributed import backend_for as distributed_backend
 from zoo.distributed import is_active as distributed_active
 from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
+from zoo.feature_store import FeatureStore, digest
 from zoo.image_datasets import ImageBatchDataset, TensorImageDataset
 from zoo.input_channels import adapt_input_channels
 from zoo.params import freeze, select_parameters, train_unfrozen
@@ -75,6 +80,7 @@ __all__ = [
     "split_indices",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "url_filename",
+    "FeatureStore", "digest",
     "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",
     "distributed_active", "distributed_backend", "all_reduce_sum", "any_process", "broadcast_module",

@@ -53,10 +53,12 @@ class ClassificationOptions(BaseModel):
         "stop", description='what a NaN or infinite loss does: "stop" ends the run with an error naming the '
                             'epoch, the step and the last good checkpoint; "skip" leaves such a training '
                             "batch out (no update) and a non-finite validation loss is never taken as the best.")
-    feature_cache: Literal["auto", "off"] = Field(
+    feature_cache: Literal["auto", "memory", "off"] = Field(
         "auto", description="with a frozen backbone and training images that are not randomly augmented, "
-                            "compute the backbone's features once and train the head on them (auto); off: "
-                            "run the backbone every step (the same training, slower).")
+                            "compute the backbone's features once and train the head on them, keeping them "
+                            "on disk for later runs with the same backbone and data (auto: the zoo cache "
+                            "folder, see zoo cache); memory: computed once per run, not kept; off: run the "
+                            "backbone every step (the same training, slower).")
     feature_precision: Literal["auto", "float32", "bf16", "fp16"] = Field(
         "auto", description="the precision a frozen backbone's features are computed in (the head always "
                             "trains in float32 unless amp is set): auto = the fastest the device supports "

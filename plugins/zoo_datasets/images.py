@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from zoo import UserError
-from zoo.toolkit import ImageBatchDataset, finish_batch
+from zoo.toolkit import ImageBatchDataset, digest, finish_batch
 
 #: "auto" caching decodes a whole list into memory when it needs at most this many bytes.
 CACHE_LIMIT_BYTES = 2 * 1024**3
@@ -178,6 +178,18 @@ class LazyImageDataset(ImageBatchDataset):
         n = len(self)
         rows = [int(i) + (n if int(i) < 0 else 0) for i in torch.as_tensor(indices, dtype=torch.long).reshape(-1)]
         return self.copy_with(paths=[self.paths[i] for i in rows], labels=self.labels[rows])
+
+    def content_digest(self) -> str:
+        """A digest of the files (path, size, modification time), their order and labels, the
+        decoding (size, mode) and the transform: a file edited or replaced changes it."""
+        files = []
+        for path in self.paths:
+            try:
+                stat = path.stat()
+                files.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                files.append((str(path), None, None))
+        return digest(files, self.labels, self.size, self.mode, repr(self.transform))
 
     @property
     def targets(self) -> torch.Tensor:
