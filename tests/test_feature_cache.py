@@ -5,6 +5,7 @@ trained on bf16 features as accurate as one trained on float32 features."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections import OrderedDict
 
@@ -73,11 +74,34 @@ def test_a_head_trained_on_bf16_features_is_as_accurate_as_on_float32_features(t
 def test_the_automatic_choice_is_logged_with_its_reason(tmp_path, capsys):
     out, _ = train(tmp_path, "auto", "task.epochs=1", capsys=capsys)
     flag = native_cpu_bf16()
-    if flag is not None:
-        expected = f"features in bf16 autocast, channels_last (this CPU computes bfloat16 natively ({flag}))"
+    if flag == "amx_bf16":
+        assert "features in bf16 autocast, channels_last (this CPU computes bfloat16 natively (amx_bf16))" in out
+    elif flag is not None:  # bf16 or float32, whichever measures faster
+        assert re.search(rf"features in (bf16 autocast|float32), channels_last \(this CPU computes bfloat16 natively "
+                         rf"\({flag}\), without AMX; the fastest measured on 1 image\(s\): bf16 autocast, "
+                         rf"channels_last \d+ ms, float32, channels_last \d+ ms\)", out)
     else:
-        expected = "features in float32"
-    assert expected in out
+        assert "features in float32" in out
+    # a second run takes the format whose features the cache holds, measuring nothing
+    out, _ = train(tmp_path, "again", "task.epochs=1", capsys=capsys)
+    assert "measured" not in out and "read from the feature cache" in out
+
+
+def test_a_resumed_run_computes_its_features_as_before(tmp_path, capsys, isolated_cache):
+    # nothing in the feature cache: the resumed run chooses again, and must choose as before
+    train(tmp_path, "stopped", "task.epochs=1", "task.feature_cache=memory", capsys=capsys)
+    saved = torch.load(tmp_path / "stopped" / "checkpoints" / "last.pt", weights_only=True)["feature_format"]
+    assert main(["run", "--resume", str(tmp_path / "stopped"), "task.epochs=2"]) == 0
+    out = capsys.readouterr().out
+    assert f"features in {saved} (" in out
+    if native_cpu_bf16() not in (None, "amx_bf16"):  # a choice between two: the saved one wins
+        assert "as the run it resumes" in out and "measured" not in out
+    precision = "bf16" if saved.startswith("bf16") else "float32"
+    train(tmp_path, "straight", "task.epochs=2", "task.feature_cache=memory", f"task.feature_precision={precision}",
+          f"task.channels_last={str('channels_last' in saved).lower()}", capsys=capsys)
+    straight = last_checkpoint(tmp_path / "straight")
+    resumed = last_checkpoint(tmp_path / "stopped")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
 
 
 def test_task_amp_and_channels_last_decide_when_set(tmp_path, capsys):
@@ -252,3 +276,22 @@ def test_a_damaged_entry_fails_its_checksum_and_is_deleted(tmp_path):
     tensors, problem = store.load("k")
     assert tensors is None and problem.endswith("was not used: its contents don't match its checksum")
     assert not store.path("k").exists()
+
+
+class ScaledHead(nn.Module):
+    """The backbone and head of ``random_convnet``, but the model scales the head's output."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        super().__init__()
+        inner = random_convnet(num_classes, in_channels)
+        self.backbone, self.head, self.zoo_head = inner.backbone, inner.head, "head"
+
+    def forward(self, x):
+        return 2 * self.head(self.backbone(x))
+
+
+def test_a_model_that_does_more_than_apply_its_head_runs_the_backbone_every_step(tmp_path, capsys):
+    register_in_process("models", "scaled/convnet", ScaledHead, plugin="scaled")
+    out, _ = train(tmp_path, "scaled", "task.epochs=1", "model.name=scaled/convnet", capsys=capsys)
+    assert "frozen backbone, but head 'head' is not simply applied to the backbone's output" in out
+    assert "computed once" not in out

@@ -19,8 +19,8 @@ import torch
 
 from zoo.toolkit import FeatureStore, digest
 from zoo_classify.batches import Batches, first_batch, is_random, labels_of
-from zoo_classify.features import FeatureDataset, extract, frozen_head, headless, same_output
-from zoo_classify.precision import feature_format
+from zoo_classify.features import FeatureDataset, extract, fastest, frozen_head, headless, same_output
+from zoo_classify.precision import feature_formats, format_named
 
 if TYPE_CHECKING:
     from zoo_classify.trainer import Trainer
@@ -45,16 +45,17 @@ def cached_head(trainer: "Trainer") -> Optional[tuple]:
         run.log("frozen backbone, but the training images are randomly augmented, so the backbone "
                 "runs every step (remove data.augment to compute its features once)")
         return None
-    probe, _ = first_batch(data.train, 2)
+    probe, _ = first_batch(data.train, 1)
     if not same_output(model, head, probe.to(run.device)):
         run.log(f"frozen backbone, but head {head!r} is not simply applied to the backbone's output "
                 f"in this model, so the backbone runs every step")
         return None
     started = time.perf_counter()
-    fmt = feature_format(o, run.device)
-    run.log(f"frozen backbone: features in {fmt.describe()} ({fmt.reason}); the head trains in "
+    source = FeatureSource(trainer, head, FeatureStore() if o.feature_cache == "auto" else None)
+    fmt, why = source.choose(feature_formats(o, run.device), probe.to(run.device))
+    trainer.state.feature_format = fmt.describe()
+    run.log(f"frozen backbone: features in {fmt.describe()} ({why}); the head trains in "
             f"{'float32' if trainer.precision.dtype is None else trainer.precision.amp}")
-    source = FeatureSource(trainer, head, fmt, FeatureStore() if o.feature_cache == "auto" else None)
     train_features = source.features("train", trainer.train.dataset)
     valid_features = source.features("valid", trainer.valid.dataset)
     run.log(f"frozen backbone: features of {source.summary()} ({time.perf_counter() - started:.1f} s); "
@@ -71,20 +72,47 @@ class FeatureSource:
     """The features of a run's splits: read from ``store`` (a ``FeatureStore``, None to keep
     nothing on disk) when it holds them, else computed by the backbone (and kept there)."""
 
-    def __init__(self, trainer: "Trainer", head: str, feature_format: Any, store: Optional[FeatureStore]):
-        self.trainer, self.head, self.format, self.store = trainer, head, feature_format, store
+    def __init__(self, trainer: "Trainer", head: str, store: Optional[FeatureStore]):
+        self.trainer, self.head, self.store = trainer, head, store
+        self.format: Any = None  # the FeatureFormat chosen (choose)
         self.backbone = backbone_digest(trainer.model, head) if store is not None else None
         self.done: list = []  # (split, images, "read" or "computed")
         self.notes: list = []
 
-    def key(self, dataset: Any) -> Optional[str]:
-        """The store's key for the features of ``dataset``; None when it can't be keyed."""
+    def choose(self, formats: list, probe: torch.Tensor) -> tuple:
+        """``(the format of formats to compute the features in, why)``: the only one; else the
+        one a resumed run used; else one whose training features the store holds; else the
+        fastest on ``probe``, measured (``features.fastest``)."""
+        first = formats[0]
+        if len(formats) > 1:
+            resumed = format_named(self.trainer.state.feature_format or "", formats)
+            stored = [f for f in formats if self._stored(self.trainer.train.dataset, f)]
+            if resumed is not None:
+                first, why = resumed, f"{first.reason}; as the run it resumes"
+            elif stored:
+                first, why = stored[0], f"{first.reason}; the feature cache holds these"
+            else:
+                first, seconds = fastest(self.trainer.model, self.head, probe, formats, self.trainer.run.device)
+                measured = ", ".join(f"{f.describe()} {1000 * t:.0f} ms" for f, t in zip(formats, seconds))
+                why = f"{formats[0].reason}; the fastest measured on {len(probe)} image(s): {measured}"
+            self.format = first
+            return first, why
+        self.format = first
+        return first, first.reason
+
+    def _stored(self, dataset: Any, feature_format: Any) -> bool:
+        key = self.key(dataset, feature_format)
+        return key is not None and self.store.path(key).is_file()
+
+    def key(self, dataset: Any, feature_format: Any = None) -> Optional[str]:
+        """The store's key for the features of ``dataset`` in ``feature_format`` (default the
+        chosen one); None when it can't be keyed."""
         content = getattr(dataset, "content_digest", None)
         data = content() if callable(content) else None
         if self.store is None or data is None:
             return None
-        device = self.trainer.run.device
-        return digest(KEY_VERSION, self.backbone, data, self.format.describe(), device.type, torch.__version__)
+        described = (feature_format or self.format).describe()
+        return digest(KEY_VERSION, self.backbone, data, described, self.trainer.run.device.type, torch.__version__)
 
     def features(self, split: str, dataset: Any) -> FeatureDataset:
         """The features and labels of ``dataset`` (the ``split`` "train" or "valid")."""

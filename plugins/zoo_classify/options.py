@@ -10,7 +10,7 @@ The model is frozen: a run reads its options, never changes them.
 from __future__ import annotations
 
 import textwrap
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from annotated_types import Ge, Gt, Lt
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +35,10 @@ class ClassificationOptions(BaseModel):
         None, description="also validate every this many training steps inside each epoch (as the seeds' "
                           "transfer loop does with print_every); each round is logged, written to the "
                           "metrics and may replace the best checkpoint.")
-    num_workers: Annotated[int, Ge(0)] = Field(0, description="DataLoader workers for datasets read item by item.")
+    num_workers: Union[Literal["auto"], Annotated[int, Ge(0)]] = Field(
+        "auto", description="DataLoader workers for datasets read item by item (image files decoded when read, "
+                            "other libraries' datasets); auto: one per CPU but one, at most 4, where the platform "
+                            "can start them (the log says how many, or why none). In-memory datasets need none.")
     amp: Literal["off", "bf16", "fp16"] = Field(
         "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA). Set, it "
                            "also decides a frozen backbone's feature precision; unset, training is float32 "
