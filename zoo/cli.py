@@ -7,6 +7,7 @@
     zoo eval RUN_DIR [KEY=VALUE ...] [--json]
     zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
+    zoo cache [show|clear] [ENTRY ...] [--json]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. A library's warning is one
@@ -93,6 +94,12 @@ def build_parser() -> ArgumentParser:
                    help="onnx | exported (a torch.export .pt2) | torchscript | safetensors")
     p.add_argument("--output", metavar="PATH", help="the file to write (default RUN_DIR/exported/model.<format's suffix>)")
     p.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+    p = commands.add_parser("cache", help="show or clear zoo's caches: features kept across runs, plugin catalogs")
+    p.add_argument("action", nargs="?", metavar="show|clear", help="show (the default) or clear")
+    p.add_argument("entries", nargs="*", metavar="ENTRY",
+                   help="clear only these: an entry's name or key prefix (see zoo cache show), features or catalog")
+    p.add_argument("--json", action="store_true", help="show: print a JSON array")
 
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
@@ -190,7 +197,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.export import export_command
 
         return export_command(args.run_dir, args.format, output=args.output, force=args.force)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict, export (see 'zoo --help')")
+    if args.command == "cache":
+        from zoo.commands.cache import cache_command
+
+        return cache_command(args.action, args.entries, as_json=args.json)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

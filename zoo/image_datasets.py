@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from zoo.batch_transforms import BatchAugment, BatchTransform, finish_batch
+from zoo.feature_store import digest
 
 __all__ = ["ImageBatchDataset", "TensorImageDataset", "Indices"]
 
@@ -167,6 +168,13 @@ class ImageBatchDataset(Dataset, ABC):
 
         return describe(self.stored_shape, self.transform)
 
+    def content_digest(self) -> Optional[str]:
+        """A digest of what this dataset's unaugmented samples are made of (its stored images
+        or the files they come from, their order, the labels and the transform), equal across
+        runs for the same samples: what keys computed features on disk. None when the dataset
+        can't say (a subclass reading files should override it)."""
+        return None
+
     @property
     def sample_shape(self) -> tuple:
         """``(C, H, W)`` of one sample after the transform (probed once per transform)."""
@@ -218,6 +226,7 @@ class TensorImageDataset(ImageBatchDataset):
         self._images = images
         self._labels = labels.to(device=images.device, dtype=torch.long)
         self._index: Optional[torch.Tensor] = None  # rows of _images this view holds
+        self._digests: dict = {}  # the images' digest, computed once, shared with the views
 
     # -- the batch path ------------------------------------------------------------------
 
@@ -295,6 +304,15 @@ class TensorImageDataset(ImageBatchDataset):
     def stored_shape(self) -> tuple:
         """``(C, H, W)`` of one sample as stored, before the transform (what ``prepare`` takes)."""
         return tuple(self._images.shape[1:])
+
+    def content_digest(self) -> str:
+        """A digest of the stored images and labels this view holds, in order, and the
+        transform (see ``ImageBatchDataset.content_digest``); the images' storage is digested
+        once and shared by the views made of it."""
+        memo = self._digests
+        if "images" not in memo:
+            memo["images"] = digest(self._images, self._labels)
+        return digest(memo["images"], self._index, repr(self.transform))
 
     @property
     def nbytes(self) -> int:

@@ -32,6 +32,10 @@ Weights (pretrained files: caches, hashes, safe loading)
     ``network_problem``      why URLs can't be reached now ("no network (...)"), found in seconds; or None.
     ``url_filename``         the file name a URL downloads to.
 
+Caches (what is computed once and kept across runs)
+    ``FeatureStore``         tensors kept on disk in the zoo cache folder, size-capped, checked on read.
+    ``digest``               a SHA-256 of tensors, numbers, strings and containers of them (cache keys).
+
 Models and parameters
     ``freeze``               stop training the parameters a spec names (all but a head, or globs).
     ``train_unfrozen``       training mode for a model, its frozen modules kept in eval mode.
@@ -72,6 +76,7 @@ from zoo.distributed import backend_for as distributed_backend
 from zoo.distributed import is_active as distributed_active
 from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
+from zoo.feature_store import FeatureStore, digest
 from zoo.image_datasets import ImageBatchDataset, TensorImageDataset
 from zoo.input_channels import adapt_input_channels
 from zoo.params import freeze, select_parameters, train_unfrozen
@@ -86,6 +91,7 @@ __all__ = [
     "split_indices",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "network_problem", "url_filename",
+    "FeatureStore", "digest",
     "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
     "model_card", "checkpoint_card", "card_model", "describe_classes",
     "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",

@@ -18,6 +18,8 @@ processes count every sample exactly once.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from typing import Iterator, Sequence
 
 import torch
@@ -27,6 +29,22 @@ from zoo.toolkit import ImageBatchDataset, TensorImageDataset
 from zoo_classify.features import FeatureDataset
 
 IN_MEMORY = (TensorImageDataset, FeatureDataset)
+
+
+def auto_workers() -> tuple:
+    """``(workers, why)`` for ``num_workers: auto``: one DataLoader worker per CPU this process
+    may use but one (the main process computes), at most 4; none where the platform can't start
+    them (one CPU, or a daemon process such as another pool's worker), ``why`` saying so."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    if multiprocessing.current_process().daemon:
+        return 0, "this process is a daemon (a worker of another pool), which can't start loader workers"
+    if cpus < 2:
+        return 0, "one CPU: the main process reads the data"
+    workers = min(4, cpus - 1)
+    return workers, f"{cpus} CPUs: {workers} read{'s' if workers == 1 else ''} while the main process computes"
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
@@ -69,10 +87,11 @@ def eval_view(dataset: Dataset) -> Dataset:
 
 class Batches:
     """Iterate ``(x, y)`` batches of a dataset on ``device``; this process's shard of it when
-    ``world_size`` > 1 (``rank`` is the process's place, 0..world_size-1)."""
+    ``world_size`` > 1 (``rank`` is the process's place, 0..world_size-1). ``num_workers``:
+    DataLoader workers for datasets not held in memory, or "auto" (``auto_workers``)."""
 
     def __init__(self, dataset: Dataset, *, batch_size: int, device: torch.device, train: bool,
-                 seed: int = 0, num_workers: int = 0, drop_singleton: bool = False,
+                 seed: int = 0, num_workers: "int | str" = 0, drop_singleton: bool = False,
                  data_on_device: str = "auto", rank: int = 0, world_size: int = 1):
         self.rank = rank
         self.world_size = world_size
@@ -80,7 +99,7 @@ class Batches:
         self.device = device
         self.train = train
         self.seed = seed
-        self.num_workers = num_workers
+        self.num_workers = auto_workers()[0] if num_workers == "auto" else num_workers
         self.drop_singleton = drop_singleton
         self.dataset = dataset
         if isinstance(dataset, IN_MEMORY) and device.type != "cpu" and _fits(dataset, device, data_on_device):
@@ -92,6 +111,11 @@ class Batches:
         if self.drop_singleton and n % self.batch_size == 1 and batches > 1:
             batches -= 1
         return batches
+
+    @property
+    def uses_loader(self) -> bool:
+        """Whether batches come through a DataLoader (a dataset not held in memory)."""
+        return not isinstance(self.dataset, IN_MEMORY)
 
     @property
     def shard_size(self) -> int:

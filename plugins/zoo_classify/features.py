@@ -7,12 +7,14 @@ mode, without gradients) and the head trains on the stored features: every later
 only the head.
 
 The head is the module named by the model's ``zoo_head`` attribute (zoo's model factories set
-it). The cache is used only when it gives the model's own output: on a probe batch
-``head(backbone(x))`` must equal ``model(x)``; otherwise training goes the ordinary way.
+it). The cache is used only when it gives the model's own output: on a probe image the head
+must be called once and its output be the model's (``same_output``); otherwise training goes
+the ordinary way.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Union
 
@@ -54,32 +56,77 @@ def headless(model: nn.Module, head: str) -> Iterator[nn.Module]:
 
 
 def same_output(model: nn.Module, head: str, x: torch.Tensor) -> bool:
-    """Whether ``head(backbone(x))`` reproduces ``model(x)`` (in eval mode)."""
+    """Whether ``head(backbone(x))`` is ``model(x)``: in one forward pass (eval mode, no
+    gradients) the head is called once, on one tensor, and its output is what the model returns.
+    Then the model without its head returns exactly the head's input: the features."""
+    calls = []
+    hook = model.get_submodule(head).register_forward_hook(lambda module, inputs, output: calls.append((inputs, output)))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             full = model(x)
-            with headless(model, head):
-                features = model(x)
-            rebuilt = model.get_submodule(head)(features)
     except Exception:
         return False
     finally:
+        hook.remove()
         model.train(was_training)
-    return full.shape == rebuilt.shape and torch.allclose(full, rebuilt, rtol=1e-4, atol=1e-5)
+    return len(calls) == 1 and len(calls[0][0]) == 1 and calls[0][1] is full
 
 
-def extract(model: nn.Module, head: str, batches: Any, precision: Any) -> "FeatureDataset":
-    """Run the backbone once over ``batches`` (no shuffling, no augmentation); keep the features."""
+def extract(model: nn.Module, head: str, batches: Any, feature_format: Any, device: torch.device) -> torch.Tensor:
+    """Run the backbone once over ``batches`` (no shuffling, no augmentation) in eval mode,
+    without gradients, in ``feature_format`` (a ``zoo_classify.precision.FeatureFormat``: the
+    autocast dtype, channels_last); return the features (one row per image) in the dtype the
+    backbone gives them (bfloat16 under bf16 autocast, for instance). The model's memory format
+    is as it was afterwards.
+    """
     model.eval()
-    chunks, labels = [], []
+    chunks = []
+    with torch.no_grad(), headless(model, head), memory_format(model, feature_format.channels_last):
+        for x, _ in batches.epoch(0):
+            if feature_format.channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with feature_format.autocast(device):
+                chunks.append(model(x))
+    return torch.cat(chunks)
+
+
+def fastest(model: nn.Module, head: str, x: torch.Tensor, formats: list, device: torch.device) -> tuple:
+    """``(the format of formats computing the backbone's features of x fastest, seconds each)``:
+    each format runs once to warm up, then twice more, in turn; its best time counts."""
+    model.eval()
+    best = [float("inf")] * len(formats)
     with torch.no_grad(), headless(model, head):
-        for x, y in batches.epoch(0):
-            with precision.autocast():
-                chunks.append(model(x).float())
-            labels.append(y)
-    return FeatureDataset(torch.cat(chunks), torch.cat(labels))
+        for round in range(3):
+            for i, fmt in enumerate(formats):
+                with memory_format(model, fmt.channels_last), fmt.autocast(device):
+                    inputs = x.contiguous(memory_format=torch.channels_last) if fmt.channels_last and x.dim() == 4 else x
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    started = time.perf_counter()
+                    model(inputs)
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    if round:
+                        best[i] = min(best[i], time.perf_counter() - started)
+    return formats[best.index(min(best))], best
+
+
+@contextmanager
+def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
+    """Within the block the model's 4-D weights are channels_last when asked; they get their
+    previous format back after (the same values: only the layout changes)."""
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    already = all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    if not channels_last or already or not weights:
+        yield model
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
 
 
 class FeatureDataset:

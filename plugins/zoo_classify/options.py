@@ -10,7 +10,7 @@ The model is frozen: a run reads its options, never changes them.
 from __future__ import annotations
 
 import textwrap
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,11 +40,16 @@ class ClassificationOptions(BaseModel):
         None, description="also validate every this many training steps inside each epoch (as the seeds' "
                           "transfer loop does with print_every); each round is logged, written to the "
                           "metrics and may replace the best checkpoint.")
-    num_workers: Annotated[int, Ge(0), Le(1024)] = Field(
-        0, description="DataLoader workers for datasets read item by item.")
+    num_workers: Union[Literal["auto"], Annotated[int, Ge(0), Le(1024)]] = Field(
+        "auto", description="DataLoader workers for datasets read item by item (image files decoded when read, "
+                            "other libraries' datasets); auto: one per CPU but one, at most 4, where the platform "
+                            "can start them (the log says how many, or why none). In-memory datasets need none.")
     amp: Literal["off", "bf16", "fp16"] = Field(
-        "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA).")
-    channels_last: bool = Field(False, description="NHWC memory format for convolutions.")
+        "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA). Set, it "
+                           "also decides a frozen backbone's feature precision; unset, training is float32 "
+                           "and feature_precision chooses.")
+    channels_last: bool = Field(False, description="NHWC memory format for convolutions (set, it also decides "
+                                                   "a frozen backbone's feature format).")
     compile: bool = Field(False, description="torch.compile the model (compile_backend: its backend).")
     compile_backend: str = Field("inductor", description="the torch.compile backend.")
     data_on_device: Literal["auto", "always", "never"] = Field(
@@ -56,10 +61,18 @@ class ClassificationOptions(BaseModel):
         "stop", description='what a NaN or infinite loss does: "stop" ends the run with an error naming the '
                             'epoch, the step and the last good checkpoint; "skip" leaves such a training '
                             "batch out (no update) and a non-finite validation loss is never taken as the best.")
-    feature_cache: Literal["auto", "off"] = Field(
+    feature_cache: Literal["auto", "memory", "off"] = Field(
         "auto", description="with a frozen backbone and training images that are not randomly augmented, "
-                            "compute the backbone's features once and train the head on them (auto); off: "
-                            "run the backbone every step (the same training, slower).")
+                            "compute the backbone's features once and train the head on them, keeping them "
+                            "on disk for later runs with the same backbone and data (auto: the zoo cache "
+                            "folder, see zoo cache); memory: computed once per run, not kept; off: run the "
+                            "backbone every step (the same training, slower).")
+    feature_precision: Literal["auto", "float32", "bf16", "fp16"] = Field(
+        "auto", description="the precision a frozen backbone's features are computed in (the head always "
+                            "trains in float32 unless amp is set): auto = the fastest the device supports "
+                            "(bf16 autocast and channels_last on CPUs with native bfloat16, bf16 or fp16 on "
+                            "GPUs), where amp and channels_last are unset; the log says which and why. Any "
+                            "other value turns the automatic choice off (channels_last as set).")
     grid_size: Annotated[int, Ge(0), Le(1000)] = Field(20, description="test images in the prediction grid.")
     plots: bool = Field(True, description="draw the pictures (curves, confusion matrix, prediction grid).")
 

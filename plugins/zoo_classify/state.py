@@ -14,7 +14,9 @@ class TrainingState:
     before the first round), reached in ``best_epoch`` at ``best_step`` (the step counted over
     the run, with ``task.valid_every``; None otherwise); ``history``: one row per validation
     round (the metrics the pictures draw); ``bad_epochs``: epochs in a row without a better
-    validation loss (for ``task.patience``)."""
+    validation loss (for ``task.patience``); ``feature_format``: how a frozen backbone's
+    features were computed (``FeatureFormat.describe()``; None when they weren't), so that a
+    resumed run computes them the same way."""
 
     epoch: int = 0
     best_valid_loss: float = math.inf
@@ -22,6 +24,7 @@ class TrainingState:
     best_step: Optional[int] = None
     history: list = field(default_factory=list)
     bad_epochs: int = 0
+    feature_format: Optional[str] = None
 
     def improves(self, valid_loss: float) -> bool:
         """Whether ``valid_loss`` is as low as the best so far or lower (never for NaN)."""

@@ -36,7 +36,7 @@ import torch
 
 from zoo.task import BestModel, Checkpoints, Task
 from zoo.toolkit import distributed_backend
-from zoo_classify.batches import Batches
+from zoo_classify.batches import Batches, auto_workers
 from zoo_classify.checkpoint import resume
 from zoo_classify.data import load_data
 from zoo_classify.feature_cache import cached_head
@@ -69,6 +69,8 @@ class ClassificationTask(Task):
         """
         o = self.options
         data = load_data(run, o.valid_fraction)
+        for note in data.info.get("notes", ()):  # what the dataset says of itself (the size images become...)
+            run.log(f"data: {note}")
         data.check_labels(run.recipe.where(("data",)))
         model = build_model(run, data).to(run.device)
         criterion = run.build("loss")
@@ -82,6 +84,10 @@ class ClassificationTask(Task):
                         num_workers=o.num_workers, drop_singleton=True, data_on_device=o.data_on_device, **shard)
         valid = Batches(data.valid, batch_size=o.evaluation_batch_size, device=run.device, train=False,
                         num_workers=o.num_workers, data_on_device=o.data_on_device, **shard)
+        if o.num_workers == "auto" and train.uses_loader:
+            workers, why = auto_workers()
+            run.log(f"data: read item by item with {workers} loader worker{'' if workers == 1 else 's'} "
+                    f"(num_workers: auto; {why})")
         scheduler, scheduler_step = None, "epoch"
         if run.has_section("scheduler"):
             scheduler = run.build("scheduler", optimizer, fill={"epochs": o.epochs, "steps_per_epoch": len(train)})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 import torch
 
 from zoo import Splits, UserError
 from zoo.toolkit import TensorImageDataset, split_indices
-from zoo_datasets.images import LazyImageDataset, decode_images, readable_header, warn_skipped
+from zoo_datasets.images import LazyImageDataset, decode_images, image_size_notes, readable_header, warn_skipped
 from zoo_datasets.transforms import Pipeline
 
 ON_ERROR = ("fail", "skip")
@@ -78,25 +79,35 @@ def seeded_subsets(dataset, fraction: float, seed: int) -> tuple:
     return dataset.subset(rest), dataset.subset(held)
 
 
+def size_notes(samples: Sequence[tuple], size: int, source: str) -> list:
+    """The log notes an image-file dataset's ``info`` carries about its image size (see
+    ``images.image_size_notes``); a warning about upscaled files is printed now."""
+    note, warning = image_size_notes([path for path, _ in samples], size, source)
+    if warning is not None:
+        print(f"zoo: warning: {warning}", file=sys.stderr)
+    return [note]
+
+
 def image_dataset(
     samples: Sequence[tuple],
     classes: Sequence[str],
     pipeline: Pipeline,
     size: int,
     *,
-    cached: bool,
+    plan: str,
     on_error: str,
 ) -> tuple:
     """A dataset of image files ``samples`` (``(path, label)`` pairs) at ``size`` × ``size``.
 
-    With ``cached`` every file is decoded now into a ``TensorImageDataset``; else a
-    ``LazyImageDataset`` decodes per item (with on_error "skip", files whose header cannot
-    be read are left out now). The dataset carries the pipeline's augmentation (callers take
+    ``plan`` (``images.decode_plan``): "memory" decodes every file now into a
+    ``TensorImageDataset``; "file" and "none" make a ``LazyImageDataset`` that decodes each
+    file when first read, at most once ("file", into a memory-mapped file) or at every read
+    ("none"); with on_error "skip", files whose header cannot be read are left out now. The dataset carries the pipeline's augmentation (callers take
     it off with ``without_augment()`` for evaluation splits). Returns ``(dataset, skipped
     paths as strings)``.
     """
     mode = "L" if pipeline.channels == 1 else "RGB"
-    if cached:
+    if plan == "memory":
         images, kept = decode_images([p for p, _ in samples], size, mode, on_error=on_error)
         labels = torch.tensor([samples[i][1] for i in kept], dtype=torch.long)
         dataset = tensor_dataset(images, labels, classes, pipeline, train=True)
@@ -118,6 +129,7 @@ def image_dataset(
             classes=classes,
             transform=pipeline.transform,
             augment=pipeline.augment,
+            decode_once=plan == "file",
         )
     kept_set = set(kept)
     skipped = [str(path) for i, (path, _) in enumerate(samples) if i not in kept_set]

@@ -8,8 +8,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 
 from zoo import UserError
 from zoo_datasets.class_files import ClassFiles
-from zoo_datasets.common import check_fraction, check_on_error, image_dataset, make_splits, seeded_subsets
-from zoo_datasets.images import should_cache
+from zoo_datasets.common import check_fraction, check_on_error, image_dataset, make_splits, seeded_subsets, size_notes
+from zoo_datasets.images import decode_plan
 from zoo_datasets.transforms import AugmentSpec, NormalizeSpec, build_pipeline, check_image_size
 
 VALID_FOLDERS = ("valid", "val")
@@ -103,7 +103,8 @@ def imagefolder(
     test_fraction: share of the images held out for testing (seeded, per class) when there is
       no test folder.
     cache: decode every image once into memory (true), decode per item (false), or "auto":
-      cache when the decoded images take at most 2 GiB.
+      into memory when the decoded images take at most 2 GiB, else each when first read into a
+      memory-mapped file (once per run).
     on_error: what an unreadable image does: "fail" stops with its path, "skip" leaves it out
       with a one-line warning (without caching only files whose header is unreadable are
       found up front).
@@ -135,12 +136,12 @@ def imagefolder(
         channels=channels,
     )
     total = sum(len(samples) for _, samples in scanned.values())
-    cached = should_cache(cache, total, pipeline.channels, image_size)
+    plan = decode_plan(cache, total, pipeline.channels, image_size)
 
     datasets, skipped = {}, []
     for split, (_, samples) in scanned.items():
         datasets[split], missed = image_dataset(
-            samples, classes, pipeline, image_size, cached=cached, on_error=on_error
+            samples, classes, pipeline, image_size, plan=plan, on_error=on_error
         )
         skipped += missed
     if "all" in datasets:
@@ -161,5 +162,6 @@ def imagefolder(
             "folders": {split: str(folder) for split, folder in folders.items()},
             "split": "folders" if "test" in folders else f"test_fraction {test_fraction} (seed {seed})",
             "skipped": skipped,
+            "notes": size_notes(scanned[reference][1], image_size, "imagefolder"),
         },
     )

@@ -6,8 +6,8 @@ from typing import Literal, Optional, Union
 import torchvision.datasets as tvd
 
 from zoo import UserError
-from zoo_datasets.common import check_on_error, image_dataset, make_splits
-from zoo_datasets.images import should_cache
+from zoo_datasets.common import check_on_error, image_dataset, make_splits, size_notes
+from zoo_datasets.images import decode_plan
 from zoo_datasets.transforms import AugmentSpec, NormalizeSpec, build_pipeline, check_image_size
 
 SPLIT_FILES = ("trainval.txt", "test.txt")
@@ -66,8 +66,9 @@ def oxford_pets(
       (the 37 breeds, named as torchvision names them).
     download: fetch images.tar.gz and annotations.tar.gz when missing (needs a network).
     image_size: side of the square images (shorter side resized, centre cropped).
-    cache: decode every image once into memory (true), per item (false), or "auto" (cache
-      when the decoded images take at most 2 GiB).
+    cache: decode every image once into memory (true), per item (false), or "auto" (into
+      memory when the decoded images take at most 2 GiB, else each when first read into a
+      memory-mapped file, once per run).
     on_error: an unreadable image: "fail" stops with its path, "skip" leaves it out.
     augment: list of batch augmentations, applied to the training split only.
     normalize: null, a preset (default imagenet, for pretrained models) or {mean: [..], std: [..]}.
@@ -103,9 +104,9 @@ def oxford_pets(
         channels=channels,
     )
     total = sum(len(items) for items in samples.values())
-    cached = should_cache(cache, total, pipeline.channels, image_size)
-    train, skipped_train = image_dataset(samples["trainval"], classes, pipeline, image_size, cached=cached, on_error=on_error)
-    test, skipped_test = image_dataset(samples["test"], classes, pipeline, image_size, cached=cached, on_error=on_error)
+    plan = decode_plan(cache, total, pipeline.channels, image_size)
+    train, skipped_train = image_dataset(samples["trainval"], classes, pipeline, image_size, plan=plan, on_error=on_error)
+    test, skipped_test = image_dataset(samples["test"], classes, pipeline, image_size, plan=plan, on_error=on_error)
     base = Path(root) / "oxford-iiit-pet"
     return make_splits(
         train,
@@ -118,5 +119,6 @@ def oxford_pets(
             "files": [str(base / "images"), *(str(base / "annotations" / f) for f in SPLIT_FILES)],
             "target": target,
             "skipped": skipped_train + skipped_test,
+            "notes": size_notes(samples["trainval"], image_size, "oxford_pets"),
         },
     )
