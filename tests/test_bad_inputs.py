@@ -813,6 +813,11 @@ def test_the_table_has_the_rows_the_issue_asks_for():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+def test_the_readme_counts_the_table():
+    readme = (REPO / "README.md").read_text()
+    assert f"`tests/test_bad_inputs.py` holds {len(CASES)} cases" in readme
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_clear_line(case, tmp_path, monkeypatch, capsys, trained_source):
     monkeypatch.chdir(tmp_path)

@@ -168,9 +168,10 @@ def test_ctrl_c_inside_an_epoch_then_resume_repeats_no_metrics_row_and_keeps_bes
     recipe.write_text(DRIFTING.replace("acme/drifting", "acme/interrupting").replace("epochs: 6", "epochs: 3"))
     folder = tmp_path / "run"
     # 6 steps an epoch, rounds at steps 2, 4 and 6, each reading the 32 validation samples:
-    # read 133 is in epoch 2's second round, after its first one (step 8) found its figures
+    # read 133 is in epoch 2's second round, after its first one (step 8) found its figures.
+    # No loader workers: the Ctrl-C is raised by the dataset's read, which must happen in this process
     Interrupting.reads, Interrupting.at = 0, 32 * 4 + 5
-    status = main(["run", str(recipe), "--output", str(folder), "task.valid_every=2"])
+    status = main(["run", str(recipe), "--output", str(folder), "task.valid_every=2", "task.num_workers=0"])
     err = capsys.readouterr().err
     assert status == 130, err
     assert [m["epoch"] for m in metrics(folder)] == [1, 1, 1]  # epoch 1's three rounds, none of epoch 2
