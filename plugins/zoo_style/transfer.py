@@ -9,9 +9,11 @@ weights (pretrained or random), the layer or the image size:
     style   = sum_l w_l ||G_l(x) - G_l(s)||^2 / ||G_l(s)||^2          over style_layers
     total   = content_weight * content + style_weight * style
 
-The network may compute in bfloat16 (``precision``): on CPUs with native bfloat16 (AVX512-BF16,
-AMX) its convolutions run about twice as fast, while the image, the Gram matrices, the losses
-and LBFGS stay in float32; the optimisation reached the same loss as in float32 in our runs.
+The network may compute in bfloat16 (``precision``), while the image, the Gram matrices, the
+losses and LBFGS stay in float32; the optimisation reached the same loss as in float32 in our runs.
+With AMX its convolutions run much faster than in float32; with AVX512-BF16 alone they may run
+faster or slower (on this repository's 2-core test CPU: 0.5x the time in one session, 1.7x in
+another), so ``precision: auto`` measures one evaluation in each and keeps the faster.
 Targets are computed once, without gradients. The optimiser works on the mean-centred image
 (so no normalisation runs per step). Pixels are kept in [0, 1] by evaluating the losses on the
 clamped image (gradient included), and the result is that clamped image. The PyTorch tutorial
@@ -91,21 +93,47 @@ def style_layer_weights(style_layers: StyleLayers, key: str = "style_layers") ->
     return {name: 1.0 / len(names) for name in names}
 
 
-def native_bfloat16(device: torch.device) -> bool:
-    """True on a CPU whose instructions compute bfloat16 natively (AVX512-BF16 or AMX-BF16)."""
+def native_bfloat16(device: torch.device) -> Optional[str]:
+    """The CPU instructions that compute bfloat16 natively on ``device`` ("amx_bf16",
+    "avx512_bf16"), or None (another device, or a CPU without them)."""
     if device.type != "cpu":
-        return False
+        return None
     capabilities = getattr(torch.cpu, "get_capabilities", lambda: {})()
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+    for flag in ("amx_bf16", "avx512_bf16"):
+        if capabilities.get(flag):
+            return flag
+    return None
 
 
-def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The network's dtype for ``precision``: "float32", "bfloat16", or "auto" (bfloat16 where native, else float32)."""
+def compute_dtype(precision: str, device: torch.device,
+                  measure: Optional[Callable[[torch.dtype], float]] = None) -> torch.dtype:
+    """The network's dtype for ``precision``: "float32", "bfloat16", or "auto": bfloat16 with AMX;
+    with AVX512-BF16 alone, the faster of the two by ``measure(dtype) -> seconds`` (bfloat16
+    when no ``measure`` is given); float32 elsewhere."""
     if precision not in PRECISIONS:
         raise UserError(f"precision: choose one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "auto":
-        return torch.bfloat16 if native_bfloat16(device) else torch.float32
-    return torch.bfloat16 if precision == "bfloat16" else torch.float32
+    if precision != "auto":
+        return torch.bfloat16 if precision == "bfloat16" else torch.float32
+    flag = native_bfloat16(device)
+    if flag is None:
+        return torch.float32
+    if flag == "amx_bf16" or measure is None:
+        return torch.bfloat16
+    return min((torch.bfloat16, torch.float32), key=measure)
+
+
+def evaluation_seconds(network: nn.Module, image: Tensor, dtype: torch.dtype, repeats: int = 2) -> float:
+    """The fastest of ``repeats`` timed forward and backward passes of ``image`` through
+    ``network`` computing in ``dtype`` (after one untimed pass), as one evaluation of the losses does."""
+    probe = copy.deepcopy(network).to(dtype)
+    best = float("inf")
+    for attempt in range(repeats + 1):
+        pixels = image.detach().clone().requires_grad_(True)
+        started = time.perf_counter()
+        sum(value.float().square().mean() for value in probe(pixels.to(dtype)).values()).backward()
+        if attempt:
+            best = min(best, time.perf_counter() - started)
+    return best
 
 
 def _check_image(image: Tensor, name: str) -> Tensor:
@@ -177,7 +205,7 @@ def stylize(
     style = style.to(device=device, dtype=torch.float32)
     centered = hasattr(network, "center")
     mean = network.mean.float() if centered else torch.zeros(1, 3, 1, 1, device=device)
-    dtype = compute_dtype(precision, device)
+    dtype = compute_dtype(precision, device, measure=lambda d: evaluation_seconds(network, content - mean, d))
     if dtype != torch.float32:
         network = copy.deepcopy(network).to(dtype)
 
