@@ -42,7 +42,7 @@ from zoo.run_folder import unsafe_run_name
 from zoo.signatures import is_union, section_parameters
 from zoo.type_text import describe_type, show_value, type_name
 
-__all__ = ["CheckedSection", "check_section", "validate_section", "validate_recipe_shape", "lookup_entry"]
+__all__ = ["CheckedSection", "check_section", "validate_section", "validate_recipe_shape", "lookup_entry", "adapter_for"]
 
 # floats are finite (``.inf``, ``1e400`` and ``.nan`` refused) unless an annotation says otherwise
 # (``Annotated[float, pydantic.AllowInfNan(True)]``)
@@ -63,8 +63,8 @@ _PLAIN_TYPE_ERRORS = {
 _ADAPTERS: dict = {}
 
 
-def _adapter(annotation: Any) -> Optional[TypeAdapter]:
-    """A cached pydantic TypeAdapter for ``annotation``; None when anything goes."""
+def adapter_for(annotation: Any) -> Optional[TypeAdapter]:
+    """A cached pydantic TypeAdapter for ``annotation`` (validation, ``zoo.schema``); None when anything goes."""
     try:
         return _ADAPTERS[annotation]
     except KeyError:
@@ -260,7 +260,7 @@ def check_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[s
     for key in keys:
         value = spec[key]
         param = params.get(key)
-        adapter = _adapter(param.annotation) if param is not None else None
+        adapter = adapter_for(param.annotation) if param is not None else None
         if adapter is None:
             kwargs[key] = value
             continue
