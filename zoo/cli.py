@@ -235,7 +235,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as exc:
         if debug:
             traceback.print_exc()
-        print(f"zoo: error: {one_line(str(exc))}", file=sys.stderr)
+        details = getattr(exc, "details", ())  # several mistakes at once: a header, then one line each
+        print(f"zoo: error: {one_line(exc.message if details else str(exc))}", file=sys.stderr)
+        for line in details:
+            print(f"  {one_line(line)}", file=sys.stderr)
         return UserError.exit_code
     except RunFailure as exc:
         if debug:
