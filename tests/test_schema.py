@@ -60,7 +60,7 @@ def test_a_key_shows_its_type_bounds_default_and_description(schema):
     adam = next(b["then"] for b in schema["definitions"]["optimizer"]["allOf"]
                 if b["if"]["properties"]["name"].get("const") == "adam")
     assert adam["properties"]["lr"] == {"type": "number", "exclusiveMinimum": 0, "default": 0.001,
-                                        "description": "float > 0"}
+                                        "description": "learning rate (float > 0)"}
     assert adam["additionalProperties"] is False
 
 

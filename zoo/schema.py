@@ -3,7 +3,8 @@
 ``recipe_schema(registries)`` describes a recipe file: its top-level keys, and for each section
 the registered names (an ``enum``; a namespace such as ``timm/*`` as a ``pattern``) and, through
 ``if``/``then`` on the name, the keys that factory takes: their types and bounds (pydantic's
-JSON Schema of the annotation ``zoo.signatures`` resolves), defaults and a description, with
+JSON Schema of the annotation ``zoo.signatures`` resolves), defaults and a description (the
+``name: text`` the factory's docstring gives, and the type in words), with
 ``additionalProperties: false`` unless the factory takes ``**kwargs``. The schema is draft-07,
 the newest draft yaml-language-server (VS Code's YAML extension and others) supports.
 
@@ -14,8 +15,9 @@ keys are only demanded of a recipe without ``base:``.
 from __future__ import annotations
 
 import json
+import re
 import warnings
-from typing import Any
+from typing import Any, Iterable
 
 from zoo.kinds import SECTIONS, by_section
 from zoo.params import Spec
@@ -70,6 +72,25 @@ def _value_schema(annotation: Any, definitions: dict) -> dict:
     return _draft7(schema)
 
 
+def parameter_docs(doc: str, names: Iterable[str]) -> dict:
+    """``{name: text}`` for the ``names`` a docstring describes the way zoo's factories do: ``name:
+    text`` at the start of a line or after a sentence (``lr: learning rate. betas: ...``), the
+    text running to the next such name or the end of its paragraph."""
+    names = sorted(names, key=len, reverse=True)
+    if not names:
+        return {}
+    starts = re.compile(r"(?:^|(?<=\n)|(?<=\. ))(" + "|".join(map(re.escape, names)) + r"): ")
+    found: dict = {}
+    for paragraph in re.split(r"\n\s*\n", doc):
+        text = "\n".join(line.strip() for line in paragraph.splitlines())
+        marks = list(starts.finditer(text))
+        for mark, after in zip(marks, marks[1:] + [None]):
+            said = " ".join(text[mark.end(): after.start() if after else len(text)].split())
+            if said:
+                found.setdefault(mark.group(1), said)
+    return found
+
+
 def _json_default(value: Any) -> tuple:
     """``(True, value as JSON)`` when ``value`` can be written in a recipe, else ``(False, None)``."""
     try:
@@ -93,6 +114,7 @@ def factory_schema(entry: Any, section: str, definitions: dict, *, strict: bool)
         defaults = {p.name: p.default for p in entry.signature().parameters.values()}
     except (TypeError, ValueError):
         defaults = {}
+    docs = parameter_docs(entry.doc, params)
     properties: dict = {"name": {}}
     for name, param in params.items():
         prop = _value_schema(param.annotation, definitions)
@@ -101,7 +123,7 @@ def factory_schema(entry: Any, section: str, definitions: dict, *, strict: bool)
             words += " (required" + (", or filled from the data)" if name in kind.filled else ")")
         elif name in kind.filled:
             words += " (filled from the data when left out)"
-        prop["description"] = words
+        prop["description"] = f"{docs[name].rstrip('.')} ({words})" if name in docs else words
         default = defaults.get(name)
         plain, value = _json_default(default) if not param.required else (False, None)
         if plain:
