@@ -8,6 +8,7 @@
     zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
     zoo cache [show|clear] [ENTRY ...] [--json]
+    zoo schema [--output FILE]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. A library's warning is one
@@ -101,6 +102,9 @@ def build_parser() -> ArgumentParser:
                    help="clear only these: an entry's name or key prefix (see zoo cache show), features or catalog")
     p.add_argument("--json", action="store_true", help="show: print a JSON array")
 
+    p = commands.add_parser("schema", help="write the JSON Schema of recipes, for editors to complete and check them")
+    p.add_argument("--output", metavar="FILE", help="write it to FILE (replaced whole) instead of printing it")
+
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -150,6 +154,10 @@ EXAMPLES = {
     "predict": [
         ("zoo predict runs/quickstart/20250101-120000 digit.png photo.jpg", "the top classes of each image"),
         ("zoo predict runs/quickstart/20250101-120000 digit.png --top-k 1 --json", "the best class, as JSON"),
+    ],
+    "schema": [
+        ("zoo schema --output recipe.schema.json", "then start a recipe with: # yaml-language-server: $schema=recipe.schema.json"),
+        ("zoo schema", "print it (the installed plugins' components, keys, types and defaults)"),
     ],
     "plugins": [
         ("zoo plugins", "each plugin: distribution, version, what it adds, or why it failed"),
@@ -201,7 +209,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.cache import cache_command
 
         return cache_command(args.action, args.entries, as_json=args.json)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache (see 'zoo --help')")
+    if args.command == "schema":
+        from zoo.commands.schema import schema_command
+
+        return schema_command(output=args.output)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache, schema (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -223,7 +235,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as exc:
         if debug:
             traceback.print_exc()
-        print(f"zoo: error: {one_line(str(exc))}", file=sys.stderr)
+        details = getattr(exc, "details", ())  # several mistakes at once: a header, then one line each
+        print(f"zoo: error: {one_line(exc.message if details else str(exc))}", file=sys.stderr)
+        for line in details:
+            print(f"  {one_line(line)}", file=sys.stderr)
         return UserError.exit_code
     except RunFailure as exc:
         if debug:

@@ -11,6 +11,10 @@ when the component is built. ``validate_section`` does both at once.
 ``SEED_RANGE``, a valid ``name`` that names a folder under ``runs/``, each section a mapping with
 a ``name``).
 
+Every mistake is reported at once: ``Problems`` collects the ``UserError`` of each independent
+check and raises one ``RecipeProblems`` listing them all (``recipes/r.yaml: 3 problems:``, then
+one line each with its file and line), or the one error itself when there is only one.
+
 Why pydantic and not jsonargparse: pydantic is already a dependency and small to use here, it
 validates one parameter at a time (a ``TypeAdapter`` per annotation, cached), so each error
 carries the exact key and value, and its lax mode converts YAML's values the way users expect
@@ -30,19 +34,22 @@ from __future__ import annotations
 
 import difflib
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from zoo.errors import UserError
 from zoo.kinds import META_KEYS, by_registry, by_section
+from zoo.recipe_bases import display_path
 from zoo.registry import NAME_RE
 from zoo.run_folder import unsafe_run_name
 from zoo.signatures import is_union, section_parameters
 from zoo.type_text import describe_type, show_value, type_name
 
-__all__ = ["CheckedSection", "check_section", "validate_section", "validate_recipe_shape", "lookup_entry"]
+__all__ = ["CheckedSection", "check_section", "validate_section", "validate_recipe_shape", "lookup_entry", "adapter_for",
+           "Problems", "RecipeProblems"]
 
 # floats are finite (``.inf``, ``1e400`` and ``.nan`` refused) unless an annotation says otherwise
 # (``Annotated[float, pydantic.AllowInfNan(True)]``)
@@ -63,8 +70,8 @@ _PLAIN_TYPE_ERRORS = {
 _ADAPTERS: dict = {}
 
 
-def _adapter(annotation: Any) -> Optional[TypeAdapter]:
-    """A cached pydantic TypeAdapter for ``annotation``; None when anything goes."""
+def adapter_for(annotation: Any) -> Optional[TypeAdapter]:
+    """A cached pydantic TypeAdapter for ``annotation`` (validation, ``zoo.schema``); None when anything goes."""
     try:
         return _ADAPTERS[annotation]
     except KeyError:
@@ -87,6 +94,55 @@ def _build_adapter(annotation: Any) -> Optional[TypeAdapter]:
 
 
 # -- messages --------------------------------------------------------------------------------
+
+
+class RecipeProblems(UserError):
+    """Several mistakes in one recipe, reported together: ``message`` is the first line
+    (``recipes/r.yaml: 3 problems:``), ``details`` one line per mistake (each naming its file and
+    line), ``problems`` the ``UserError`` of each. ``str()`` is all of it on one line (the command
+    line prints the header and then a line each)."""
+
+    def __init__(self, where: str, problems: Sequence[UserError]):
+        super().__init__(f"{where}: {len(problems)} problems:")
+        self.problems = tuple(problems)
+        self.details = tuple(p.message for p in self.problems)
+
+    def __str__(self) -> str:
+        return f"{self.message} {'; '.join(self.details)}"
+
+
+class Problems:
+    """The mistakes found by independent checks of one recipe, so that all are reported at once.
+
+    ``with problems.check(): ...`` keeps the ``UserError`` the block raises (each of a
+    ``RecipeProblems``; the same message once) and goes on; ``raise_any(recipe)`` then raises the
+    only one as it is, or a ``RecipeProblems`` naming the recipe's file for several.
+    """
+
+    def __init__(self) -> None:
+        self.found: list = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except RecipeProblems as exc:
+            for problem in exc.problems:
+                self.add(problem)
+        except UserError as exc:
+            self.add(exc)
+
+    def add(self, problem: UserError) -> None:
+        """Keep ``problem`` unless the same message is already kept."""
+        if all(p.message != problem.message for p in self.found):
+            self.found.append(problem)
+
+    def raise_any(self, recipe: Any) -> None:
+        """Raise what was found in ``recipe`` (a ``zoo.recipe.Recipe``); nothing when it is empty."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise RecipeProblems(display_path(recipe.path) if recipe.path is not None else "recipe", self.found)
 
 
 def _item_path(value: Any, loc: Sequence) -> tuple:
@@ -227,7 +283,8 @@ def check_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[s
     an override replaced (``model.name=mlp``) and the new one does not take is dropped, with a
     note on stderr. Required parameters are checked by ``CheckedSection.arguments``.
 
-    Returns the ``CheckedSection``; raises ``zoo.UserError`` for an unknown key or a wrong type.
+    Returns the ``CheckedSection``; raises ``zoo.UserError`` for an unknown key or a wrong type
+    (a ``RecipeProblems`` listing each when there are several).
     """
     spec = _section_mapping(recipe, section)
     params, var_keyword = section_parameters(entry, supplied)
@@ -246,35 +303,40 @@ def check_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[s
             print(f"zoo: note: {section}.name was overridden; dropping "
                   f"{', '.join(f'{section}.{k}' for k in dropped)} (not keys of {_what(entry)})", file=sys.stderr)
             keys = [k for k in keys if k not in dropped]
-    for key in keys:
-        if key in supplied and key not in params:
-            raise UserError(f"{recipe.where((section, key))}: {section}.{key}: set by zoo itself for "
-                            f"{_what(entry)}, not by the recipe; accepted: {accepted()}")
-        if key not in params and not var_keyword:
-            close = difflib.get_close_matches(str(key), list(params) + list(ignore), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{recipe.where((section, key))}: {section}.{key}: unknown key for "
-                            f"{_what(entry)}{hint}; accepted: {accepted()}")
-
+    problems = Problems()
     kwargs: dict = {}
     for key in keys:
-        value = spec[key]
-        param = params.get(key)
-        adapter = _adapter(param.annotation) if param is not None else None
-        if adapter is None:
-            kwargs[key] = value
-            continue
-        try:
-            kwargs[key] = adapter.validate_python(value)
-        except ValidationError as exc:
-            raise _type_error(recipe, section, key, param.annotation, value, exc) from None
-        inner = _oversized_int(kwargs[key])
-        if inner is not None:
-            item = f": item {'.'.join(map(str, inner))}: {show_value(_at(kwargs[key], inner))}" if inner else ": it"
-            raise UserError(f"{recipe.where((section, key) + inner)}: {section}.{key}: expected "
-                            f"{describe_type(param.annotation)}, got {show_value(value)} ({type_name(value)})"
-                            f"{item} does not fit in 64 bits (integers lie in [-2**63, 2**63 - 1])")
+        with problems.check():
+            if key in supplied and key not in params:
+                raise UserError(f"{recipe.where((section, key))}: {section}.{key}: set by zoo itself for "
+                                f"{_what(entry)}, not by the recipe; accepted: {accepted()}")
+            if key not in params and not var_keyword:
+                close = difflib.get_close_matches(str(key), list(params) + list(ignore), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise UserError(f"{recipe.where((section, key))}: {section}.{key}: unknown key for "
+                                f"{_what(entry)}{hint}; accepted: {accepted()}")
+            kwargs[key] = _converted(recipe, section, key, params.get(key), spec[key])
+    problems.raise_any(recipe)
     return CheckedSection(recipe, section, entry, kwargs, params, var_keyword, ignore)
+
+
+def _converted(recipe: Any, section: str, key: str, param: Any, value: Any) -> Any:
+    """``value`` of the recipe's ``section.key`` converted to ``param``'s annotation (as it is
+    when anything goes); a ``UserError`` when it does not fit."""
+    adapter = adapter_for(param.annotation) if param is not None else None
+    if adapter is None:
+        return value
+    try:
+        converted = adapter.validate_python(value)
+    except ValidationError as exc:
+        raise _type_error(recipe, section, key, param.annotation, value, exc) from None
+    inner = _oversized_int(converted)
+    if inner is not None:
+        item = f": item {'.'.join(map(str, inner))}: {show_value(_at(converted, inner))}" if inner else ": it"
+        raise UserError(f"{recipe.where((section, key) + inner)}: {section}.{key}: expected "
+                        f"{describe_type(param.annotation)}, got {show_value(value)} ({type_name(value)})"
+                        f"{item} does not fit in 64 bits (integers lie in [-2**63, 2**63 - 1])")
+    return converted
 
 
 def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequence[str] = (),
@@ -285,7 +347,8 @@ def validate_section(recipe: Any, section: str, entry: Any, *, supplied: Sequenc
 
 
 def validate_recipe_shape(recipe: Any, allowed_sections: Iterable[str]) -> None:
-    """Check the recipe's top level; raise ``zoo.UserError`` naming file:line at the first problem.
+    """Check the recipe's top level; raise ``zoo.UserError`` naming file:line at the problem (a
+    ``RecipeProblems`` listing each when there are several).
 
     ``allowed_sections``: every allowed top-level key (``name``, ``seed``, ``description``,
     ``task``, ``data``...). Checks: no other key; ``seed`` an int; ``name`` a valid name;
@@ -294,30 +357,48 @@ def validate_recipe_shape(recipe: Any, allowed_sections: Iterable[str]) -> None:
     """
     allowed = list(dict.fromkeys(allowed_sections))
     data = recipe.data
+    problems = Problems()
     for key in data:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"{recipe.where((key,))}: unknown top-level key {str(key)!r}{hint}; "
-                            f"allowed: {', '.join(allowed)}")
+            problems.add(UserError(f"{recipe.where((key,))}: unknown top-level key {str(key)!r}{hint}; "
+                                   f"allowed: {', '.join(allowed)}"))
+    for check in (_check_seed, _check_name, _check_description):
+        with problems.check():
+            check(recipe, data)
+    for section in allowed:
+        if section not in META_KEYS and data.get(section) is not None:
+            with problems.check():
+                _section_mapping(recipe, section)
+    problems.raise_any(recipe)
+
+
+def _check_seed(recipe: Any, data: dict) -> None:
+    """``seed``, when given, is an int in ``SEED_RANGE``."""
     if "seed" in data:
         seed = data["seed"]
         if not isinstance(seed, int) or isinstance(seed, bool) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
             raise UserError(f"{recipe.where(('seed',))}: seed: expected an int from 0 to 2**63 - 1, "
                             f"got {show_value(seed)} ({type_name(seed)})")
+
+
+def _check_name(recipe: Any, data: dict) -> None:
+    """``name``, when given, is a valid recipe name (a folder under ``runs/``)."""
     if "name" in data:
         name = data["name"]
         if not isinstance(name, str) or not NAME_RE.match(name) or unsafe_run_name(name):
             raise UserError(f"{recipe.where(('name',))}: name: {show_value(name)} is not a valid recipe name "
                             f"(lowercase letters, digits, '_', '.', '-', starting with a letter or digit; "
                             f"'/' between such parts, as in acme/quick; it names the run's folder under runs/)")
+
+
+def _check_description(recipe: Any, data: dict) -> None:
+    """``description``, when given, is a string."""
     if data.get("description") is not None and not isinstance(data["description"], str):
         value = data["description"]
         raise UserError(f"{recipe.where(('description',))}: description: expected a string, "
                         f"got {show_value(value)} ({type_name(value)})")
-    for section in allowed:
-        if section not in META_KEYS and data.get(section) is not None:
-            _section_mapping(recipe, section)
 
 
 def lookup_entry(recipe: Any, section: str, registry: Any) -> Any:
