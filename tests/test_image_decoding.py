@@ -110,7 +110,7 @@ def test_num_workers_auto_reads_files_in_workers_and_says_how_many(tmp_path, cap
 
     recipe = small_pictures_recipe(tmp_path, ", image_size: 8, cache: false")
     assert main(["run", str(recipe), "--output", str(tmp_path / "run")]) == 0
-    workers, why = auto_workers()
+    workers, why = auto_workers(torch.utils.data.Dataset())
     out = capsys.readouterr().out
     assert f"data: read item by item with {workers} loader worker" in out and f"(num_workers: auto; {why})" in out
 

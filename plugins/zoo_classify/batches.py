@@ -23,7 +23,8 @@ import os
 from typing import Iterator, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import (DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler, Subset,
+                              TensorDataset)
 
 from zoo.toolkit import ImageBatchDataset, TensorImageDataset
 from zoo_classify.features import FeatureDataset
@@ -31,10 +32,16 @@ from zoo_classify.features import FeatureDataset
 IN_MEMORY = (TensorImageDataset, FeatureDataset)
 
 
-def auto_workers() -> tuple:
-    """``(workers, why)`` for ``num_workers: auto``: one DataLoader worker per CPU this process
-    may use but one (the main process computes), at most 4; none where the platform can't start
-    them (one CPU, or a daemon process such as another pool's worker), ``why`` saying so."""
+def auto_workers(dataset: Dataset = None) -> tuple:
+    """``(workers, why)`` for ``num_workers: auto`` and ``dataset``: one DataLoader worker per
+    CPU this process may use but one (the main process computes), at most 4; none for a
+    ``TensorDataset`` (held in memory: workers would only add processes) or where the platform
+    can't start them (one CPU, or a daemon process such as another pool's worker), ``why``
+    saying so."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    if isinstance(dataset, TensorDataset):
+        return 0, "a TensorDataset is held in memory: the main process reads it"
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -99,7 +106,7 @@ class Batches:
         self.device = device
         self.train = train
         self.seed = seed
-        self.num_workers = auto_workers()[0] if num_workers == "auto" else num_workers
+        self.num_workers = auto_workers(dataset)[0] if num_workers == "auto" else num_workers
         self.drop_singleton = drop_singleton
         self.dataset = dataset
         if isinstance(dataset, IN_MEMORY) and device.type != "cpu" and _fits(dataset, device, data_on_device):

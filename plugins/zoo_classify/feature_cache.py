@@ -81,14 +81,17 @@ class FeatureSource:
 
     def choose(self, formats: list, probe: torch.Tensor) -> tuple:
         """``(the format of formats to compute the features in, why)``: the only one; else the
-        one a resumed run used; else one whose training features the store holds; else the
-        fastest on ``probe``, measured (``features.fastest``)."""
+        one a resumed run used; else one whose training features the store holds; else the first
+        under torchrun (every process must compute the same features); else the fastest on
+        ``probe``, measured (``features.fastest``)."""
         first = formats[0]
         if len(formats) > 1:
             resumed = format_named(self.trainer.state.feature_format or "", formats)
             stored = [f for f in formats if self._stored(self.trainer.train.dataset, f)]
             if resumed is not None:
                 first, why = resumed, f"{first.reason}; as the run it resumes"
+            elif self.trainer.run.world_size > 1:
+                why = f"{first.reason}; not measured: every process must compute the same features"
             elif stored:
                 first, why = stored[0], f"{first.reason}; the feature cache holds these"
             else:

@@ -43,7 +43,8 @@ class ClassificationOptions(BaseModel):
     num_workers: Union[Literal["auto"], Annotated[int, Ge(0), Le(1024)]] = Field(
         "auto", description="DataLoader workers for datasets read item by item (image files decoded when read, "
                             "other libraries' datasets); auto: one per CPU but one, at most 4, where the platform "
-                            "can start them (the log says how many, or why none). In-memory datasets need none.")
+                            "can start them (the log says how many, or why none). In-memory datasets (zoo's, "
+                            "a TensorDataset) need none.")
     amp: Literal["off", "bf16", "fp16"] = Field(
         "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA). Set, it "
                            "also decides a frozen backbone's feature precision; unset, training is float32 "

@@ -85,7 +85,7 @@ class ClassificationTask(Task):
         valid = Batches(data.valid, batch_size=o.evaluation_batch_size, device=run.device, train=False,
                         num_workers=o.num_workers, data_on_device=o.data_on_device, **shard)
         if o.num_workers == "auto" and train.uses_loader:
-            workers, why = auto_workers()
+            workers, why = auto_workers(train.dataset)
             run.log(f"data: read item by item with {workers} loader worker{'' if workers == 1 else 's'} "
                     f"(num_workers: auto; {why})")
         scheduler, scheduler_step = None, "epoch"
