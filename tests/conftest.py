@@ -24,6 +24,15 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     reset_manager()
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT: Python turns SIGINT into
+    KeyboardInterrupt only when it starts with the default disposition, and a test runner started
+    in the background (``cmd &`` without job control) passes SIGINT on as ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_zoo(*args, cwd=None, env=None, extra_path=(), timeout=300):
     """Run ``python -m zoo ARGS`` in a fresh process; return the CompletedProcess (text)."""
     full_env = dict(os.environ)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO, register_in_process
+from tests.conftest import REPO, default_sigint, register_in_process
 from zoo.cli import main
 
 EPOCHS = 10
@@ -47,7 +47,8 @@ def zoo_process(*args, cwd: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "plugins")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return subprocess.Popen([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=default_sigint)
 
 
 EPOCH_LINE = re.compile(r"epoch (\d+)/\d+ .*\(([\d.]+) s\)$")

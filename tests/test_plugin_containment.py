@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, default_sigint
 from tests.fake_dists import write_plugin_dist
 from zoo.plugins import PluginManager
 
@@ -140,7 +140,7 @@ def test_a_real_ctrl_c_while_a_plugin_imports_still_stops_zoo(tmp_path):
     install(tmp_path, "acme_slow", "import time\ntime.sleep(600)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO), str(REPO / "plugins")]))
     process = subprocess.Popen([sys.executable, "-m", "zoo", "list", "models", "--refresh"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
