@@ -81,9 +81,5 @@ def _check_task(recipe: Any, registries: Any) -> tuple:
     task_entry = lookup_entry(recipe, "task", registries.tasks)
     options = validate_section(recipe, "task", task_entry)
     task = task_entry.create(**options)
-    traits = traits_of(task, task_entry.name, task_entry.metadata)
-    unknown = [s for s in traits.sections + traits.optional_sections if s not in SECTIONS or s == "task"]
-    if unknown:
-        raise UserError(f"task {traits.name!r} declares the section {unknown[0]!r}, which is not one "
-                        f"zoo builds ({', '.join(s for s in SECTIONS if s != 'task')})")
+    traits = traits_of(task, task_entry.name, task_entry.metadata)  # refuses sections zoo doesn't build
     return task, traits, options

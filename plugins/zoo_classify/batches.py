@@ -2,7 +2,7 @@
 
 Two paths give the same ``(x, y)`` batches:
 
-- a ``zoo.data.TensorImageDataset`` (decoded once into one tensor) is sliced by index,
+- a ``zoo.toolkit.TensorImageDataset`` (decoded once into one tensor) is sliced by index,
   augmented and normalised per batch, on the device when the data fits there;
 - any other torch Dataset goes through a ``DataLoader``.
 

@@ -130,7 +130,7 @@ def memory_format(model: nn.Module, channels_last: bool) -> Iterator[nn.Module]:
 
 
 class FeatureDataset:
-    """Stored features and labels, served in batches like ``zoo.data.TensorImageDataset``."""
+    """Stored features and labels, served in batches like ``zoo.toolkit.TensorImageDataset``."""
 
     has_augment = False
 
