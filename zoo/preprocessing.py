@@ -81,8 +81,9 @@ def check(preprocessing: Any, where: str) -> dict:
 def prepare(images: Sequence[np.ndarray], preprocessing: dict) -> np.ndarray:
     """Images read as the card says (uint8 H×W×C arrays at ``read.size``) as the float32 batch
     B×C×H×W the model takes: scaled, then each step applied in order."""
-    batch = np.stack([np.asarray(image) for image in images]).astype(np.float32)
-    batch = batch.transpose(0, 3, 1, 2) / np.float32(preprocessing["scale"])
+    batch = np.ascontiguousarray(np.stack([np.asarray(image) for image in images]).transpose(0, 3, 1, 2),
+                                 dtype=np.float32)
+    batch /= np.float32(preprocessing["scale"])
     for step in preprocessing["steps"]:
         batch = _APPLY[step["op"]](batch, step)
     return np.ascontiguousarray(batch, dtype=np.float32)
