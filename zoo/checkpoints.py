@@ -125,7 +125,7 @@ def mismatch(model_state: dict, saved_state: dict, limit: int = 4) -> str:
     return "; ".join(parts) or "the states differ"
 
 
-def saved_epoch(path: os.PathLike, key: str = "epoch") -> Optional[int]:
+def saved_progress(path: os.PathLike, key: str = "epoch") -> Optional[int]:
     """The count under ``key`` (``epoch``, or the unit a task declares in its ``Checkpoints.progress``)
     recorded in the checkpoint at ``path``, or None (no file, unreadable, no such int).
 
@@ -146,7 +146,7 @@ def resume_progress(folder: Optional[os.PathLike], declared: Optional[Checkpoint
     the task's ``declared`` checkpoints; None when there is no folder, no such checkpoint or no count."""
     if folder is None or declared is None or declared.resume is None:
         return None
-    return saved_epoch(Path(folder) / declared.resume, declared.progress)
+    return saved_progress(Path(folder) / declared.resume, declared.progress)
 
 
 _ADVICE = {

@@ -190,7 +190,7 @@ def stopped_before_first_checkpoint(run: Run, folder: Path) -> bool:
         return False
     if declared.best is None or not (folder / declared.best).exists():
         return True
-    return checkpoints.saved_epoch(folder / declared.best, declared.progress) == 1
+    return checkpoints.saved_progress(folder / declared.best, declared.progress) == 1
 
 
 @dataclass

@@ -70,7 +70,7 @@ from zoo.card_models import card_model
 from zoo.model_card import checkpoint_card, describe_classes
 from zoo.model_card import make_card as model_card
 from zoo.checkpoints import mismatch as checkpoint_mismatch
-from zoo.checkpoints import saved_epoch as saved_progress
+from zoo.checkpoints import saved_progress
 from zoo.distributed import all_reduce_sum, any_process, broadcast_buffers, broadcast_module
 from zoo.distributed import backend_for as distributed_backend
 from zoo.distributed import is_active as distributed_active
