@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -193,3 +195,16 @@ def test_the_public_modules_are_declared_where_plugin_authors_read():
         assert f"``{module}``" in zoo.__doc__, module
         assert f"`{module}`" in guide, module
     assert "internal" in zoo.__doc__ and "internal" in guide
+
+
+def test_plugins_written_before_the_toolkit_still_import_zoo_data_with_a_warning():
+    code = ("import warnings, zoo.toolkit\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    from zoo.data import TensorImageDataset, split_indices\n"
+            "assert TensorImageDataset is zoo.toolkit.TensorImageDataset\n"
+            "assert split_indices is zoo.toolkit.split_indices\n"
+            "[warning] = [w for w in caught if issubclass(w.category, DeprecationWarning)]\n"
+            "assert 'zoo.toolkit' in str(warning.message), warning\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
