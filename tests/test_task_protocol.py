@@ -17,31 +17,29 @@ from zoo.task import Checkpoints, Task
 
 
 class Counter(Task):
-    """Adds 1 + 2 + ... + rounds, one round at a time, keeping its state in ``state/latest.pt``
-    and its best result in ``state/top.pt``; a Ctrl-C arrives when round ``stop_in`` begins (after
+    """Adds 1 + 2 + ... + rounds, one round at a time, keeping its state in ``checkpoints/latest.pt``
+    and its best result in ``checkpoints/top.pt``; a Ctrl-C arrives when round ``stop_in`` begins (after
     the last round when ``stop_in`` is ``rounds + 1``)."""
 
     sections = ()
     optional_sections = ()
-    checkpoints = Checkpoints(resume="state/latest.pt", best="state/top.pt", progress="round", unit="round",
-                              total="rounds")
+    checkpoints = Checkpoints(resume="checkpoints/latest.pt", best="checkpoints/top.pt", progress="round",
+                              unit="round", total="rounds")
 
     def __init__(self, rounds: int, stop_in: Optional[int]):
         self.rounds, self.stop_in = rounds, stop_in
 
     def run(self, run) -> dict:
-        state = Path(run.shared_directory) / "state"
         done, total = 0, 0
         if run.resumed:
-            saved = torch.load(state / "latest.pt", weights_only=True)
+            saved = run.load_checkpoint("latest.pt")
             done, total = saved["round"], saved["total"]
         for number in range(done + 1, self.rounds + 1):
             if number == self.stop_in:
                 raise KeyboardInterrupt  # what Ctrl-C raises
             total += number
-            state.mkdir(exist_ok=True)
-            torch.save({"round": number, "total": total}, state / "latest.pt")
-            torch.save({"total": total}, state / "top.pt")
+            run.save_checkpoint("top.pt", {"total": total})
+            run.save_checkpoint("latest.pt", {"round": number, "total": total})
         if self.stop_in == self.rounds + 1:
             raise KeyboardInterrupt  # after the last round, before the report
         return {"total": total, "resumed_after": done}
@@ -50,10 +48,10 @@ class Counter(Task):
         return f"counted to {report['total']}"
 
     def evaluate(self, run) -> dict:
-        return {"total": torch.load(run.directory / "state" / "top.pt", weights_only=True)["total"]}
+        return {"total": run.load_checkpoint("top.pt")["total"]}
 
     def predict(self, run, paths: list, top_k: int) -> list:
-        total = torch.load(run.directory / "state" / "top.pt", weights_only=True)["total"]
+        total = run.load_checkpoint("top.pt")["total"]
         return [{"path": str(p), "top": [{"class": f"total {total}", "probability": 1.0}][:top_k]} for p in paths]
 
 
@@ -106,7 +104,7 @@ def test_a_task_s_own_checkpoints_drive_ctrl_c_resume_eval_predict_and_the_headl
     status, out, err = zoo("run", recipes / "counting.yaml", "--output", folder, capsys=capsys)
     assert status == 130
     assert err.strip() == f"zoo: interrupted during round 3; resume with: zoo run --resume {folder}"
-    assert torch.load(folder / "state" / "latest.pt", weights_only=True) == {"round": 2, "total": 3}
+    assert torch.load(folder / "checkpoints" / "latest.pt", weights_only=True) == {"round": 2, "total": 3}
 
     status, out, err = zoo("eval", folder, capsys=capsys)  # the best checkpoint is the task's own file
     assert status == 0, err
@@ -139,11 +137,11 @@ def test_eval_needs_the_file_the_task_declares_and_resume_without_one_starts_aga
     folder.mkdir()
     (folder / "recipe.yaml").write_text((recipes / "counting.yaml").read_text())
     status, _, err = zoo("eval", folder, capsys=capsys)
-    assert status == 2 and f"{folder}: no state/top.pt to evaluate from" in err
+    assert status == 2 and f"{folder}: no checkpoints/top.pt to evaluate from" in err
     status, out, err = zoo("run", "--resume", folder, "task.stop_in=null", capsys=capsys)
     assert status == 0, err
     assert out.splitlines()[0] == (f"{folder}: the run stopped before it saved its first checkpoint "
-                                   f"(state/latest.pt is not there): starting it from the beginning")
+                                   f"(checkpoints/latest.pt is not there): starting it from the beginning")
     assert json.loads((folder / "report.json").read_text()) == {"total": 10, "resumed_after": 0}
 
 
