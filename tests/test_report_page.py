@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO, register_in_process
+from tests.test_runs import run_in_process
 from zoo.cli import main
 from zoo.html_page import Heading, Link, Paragraph, Picture, Preformatted, Table, render_page
 from zoo.sweep_page import write_sweep_page
@@ -80,17 +81,9 @@ def assert_self_contained(page: Page, html: str) -> None:
 
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory) -> Path:
-    from zoo.plugins import reset_manager
-
     folder = tmp_path_factory.mktemp("page") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        reset_manager()
-        try:
-            assert main(["run", str(REPO / "recipes" / "quickstart.yaml"), "task.epochs=2", "optimizer.lr=0.003",
-                         "--output", str(folder)]) == 0
-        finally:
-            reset_manager()
+    run_in_process(tmp_path_factory.mktemp("cache"), "run", REPO / "recipes" / "quickstart.yaml", "task.epochs=2",
+                   "optimizer.lr=0.003", "--output", folder)
     return folder
 
 

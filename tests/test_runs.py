@@ -32,22 +32,28 @@ def record(folder: Path) -> dict:
     return json.loads((folder / "run.json").read_text())
 
 
+def run_in_process(cache: Path, *args) -> None:
+    """``zoo ARGS`` in this process (which must succeed), with the catalog cache ``cache`` and a
+    fresh plugin manager before and after (for module-scoped fixtures)."""
+    from zoo.plugins import reset_manager
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_CACHE_DIR", str(cache))
+        reset_manager()
+        try:
+            assert main([str(a) for a in args]) == 0
+        finally:
+            reset_manager()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A quickstart run of 2 epochs with an override, then resumed to 3 epochs."""
-    from zoo.plugins import reset_manager
-
     folder = tmp_path_factory.mktemp("trained") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        reset_manager()
-        try:
-            assert main(["run", str(QUICKSTART), "task.epochs=2", "--output", str(folder)]) == 0
-            first = json.loads((folder / "run.json").read_text())
-            reset_manager()
-            assert main(["run", "--resume", str(folder), "task.epochs=3"]) == 0
-        finally:
-            reset_manager()
+    cache = tmp_path_factory.mktemp("cache")
+    run_in_process(cache, "run", QUICKSTART, "task.epochs=2", "--output", folder)
+    first = record(folder)
+    run_in_process(cache, "run", "--resume", folder, "task.epochs=3")
     return folder, first
 
 
