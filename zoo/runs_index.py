@@ -121,9 +121,7 @@ def summarize(folder: Path) -> RunSummary:
     valid_loss = as_number(best.get("valid_loss")) if best else None
     if valid_loss is None and not report:  # still running, or stopped: the best line so far
         valid_loss = lowest(folder, "valid_loss")
-    seconds = record.get("seconds") if isinstance(record.get("seconds"), (int, float)) else None
-    if state == "running" and record.get("started"):
-        seconds = None  # not known until it ends
+    seconds = record.get("seconds") if isinstance(record.get("seconds"), (int, float)) and record.get("ended") else None
     return RunSummary(
         folder=folder, name=str(record.get("name") or recipe_name(folder)), started=record.get("started") or
         started_from_folder(folder), state=state, epochs=epochs, valid_loss=valid_loss,
