@@ -255,3 +255,18 @@ def test_the_style_transfer_page_shows_its_result_figures_and_snapshots(tmp_path
     sizes = [decoded(src).size for src in page.pictures]
     assert sizes[:2] == [(60, 40), (60, 40)] and sizes[2:] == [(16, 12)] * 12  # at most 12 snapshots, spread
     assert "step_0005" in page.words and "step_0100" in page.words
+
+
+def test_a_sweep_with_seeds_shows_mean_and_spread_and_links_every_seeds_run(tmp_path):
+    runs = ["trials/0000-seed0", "trials/0000-seed1"]
+    for run in runs:
+        (tmp_path / run).mkdir(parents=True)
+        (tmp_path / run / "report.html").write_text("<html></html>")
+    trial = dict(SWEEP["trials"][0], values=[0.2, 0.3], value=0.25, spread=0.05, runs=runs)
+    best = {"number": 0, "value": 0.25, "params": trial["params"], "runs": runs}
+    (tmp_path / "sweep.json").write_text(json.dumps(dict(SWEEP, seeds=2, trials=[trial], best=best, pictures={})))
+    page = read_page(write_sweep_page(tmp_path))
+    row = next(row for row in page.rows if row and row[0] == "0")
+    assert row[4] == "0.25 \u00b1 0.05" and row[6] == "0000-seed0 0000-seed1"
+    assert page.links == [f"{run}/report.html" for run in runs]
+    assert "seeds per setting 2" in page.words
