@@ -9,6 +9,8 @@
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
     zoo cache [show|clear] [ENTRY ...] [--json]
     zoo schema [--output FILE]
+    zoo runs [DIR] [--json] [--sort COL] [--reverse] [--state STATE] [--name PATTERN] [--limit N]
+    zoo compare RUN_OR_SWEEP... [--json] [--plot FILE] [--no-plot] [--force]
 
 Exit status: 0 on success, 2 for a user's mistake (printed as one ``zoo: error: ...`` line, no
 traceback unless ``--debug``), 1 for a failure while running. A library's warning is one
@@ -105,6 +107,26 @@ def build_parser() -> ArgumentParser:
     p = commands.add_parser("schema", help="write the JSON Schema of recipes, for editors to complete and check them")
     p.add_argument("--output", metavar="FILE", help="write it to FILE (replaced whole) instead of printing it")
 
+    p = commands.add_parser("runs", help="list run folders: state, epochs, best validation loss, test accuracy")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a runs tree, a sweep folder or a run folder (default runs)")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--sort", default="started", metavar="COL",
+                   help="started (newest first, the default), name, state, epochs, valid_loss (lowest first), "
+                        "test_accuracy (highest first), test_loss, seconds")
+    p.add_argument("--reverse", action="store_true", help="the other way round")
+    p.add_argument("--state", action="append", default=[], metavar="STATE",
+                   help="only runs in this state (finished, failed, interrupted, pruned, running, killed, "
+                        "unknown); repeat it or use commas")
+    p.add_argument("--name", metavar="PATTERN", help="only runs whose recipe name matches this glob")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N runs")
+
+    p = commands.add_parser("compare", help="compare runs: recipe differences, results, validation curves")
+    p.add_argument("targets", nargs="+", metavar="RUN_OR_SWEEP", help="run folders, or sweep folders (their trials)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE", help="the curves picture (.png; default comparisons/<timestamp>.png)")
+    p.add_argument("--no-plot", action="store_true", help="draw no picture")
+    p.add_argument("--force", action="store_true", help="replace the --plot file if it exists")
+
     p = commands.add_parser("plugins", help="list plugins: distribution, version, contributions, failures")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -154,6 +176,17 @@ EXAMPLES = {
     "predict": [
         ("zoo predict runs/quickstart/20250101-120000 digit.png photo.jpg", "the top classes of each image"),
         ("zoo predict runs/quickstart/20250101-120000 digit.png --top-k 1 --json", "the best class, as JSON"),
+    ],
+    "runs": [
+        ("zoo runs", "every run under runs/, newest first"),
+        ("zoo runs --state failed,killed", "the runs that did not finish"),
+        ("zoo runs sweeps/quickstart/20250101-120000 --sort valid_loss --limit 5", "a sweep's five best trials"),
+        ("zoo runs --name 'cifar*' --json", "as JSON objects"),
+    ],
+    "compare": [
+        ("zoo compare runs/quickstart/20250101-120000 runs/quickstart/20250102-090000", "two runs side by side"),
+        ("zoo compare sweeps/quickstart/20250101-120000 --plot lr.png", "a sweep's trials, curves in lr.png"),
+        ("zoo compare RUN_A RUN_B --json --no-plot", "as one JSON object, no picture"),
     ],
     "schema": [
         ("zoo schema --output recipe.schema.json", "then start a recipe with: # yaml-language-server: $schema=recipe.schema.json"),
@@ -213,7 +246,17 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.schema import schema_command
 
         return schema_command(output=args.output)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache, schema (see 'zoo --help')")
+    if args.command == "runs":
+        from zoo.commands.runs import runs_command
+
+        return runs_command(args.dir, as_json=args.json, sort=args.sort, reverse=args.reverse, states=args.state,
+                            name=args.name, limit=args.limit)
+    if args.command == "compare":
+        from zoo.commands.compare import compare_command
+
+        return compare_command(args.targets, as_json=args.json, plot=args.plot, no_plot=args.no_plot, force=args.force)
+    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache, schema, runs, "
+                    "compare (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

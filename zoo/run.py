@@ -6,9 +6,11 @@ task's ``device`` option names (``zoo.devices``). ``execute(recipe, ...)`` then 
 folder (``runs/<name>/<timestamp>/`` or ``--output``, ``zoo.run_folder``) or reopens it
 (``--resume``, from the task's resume checkpoint), writes the resolved ``recipe.yaml``,
 seeds python/numpy/torch (``zoo.rng``), calls the lifecycle hooks around ``task.run(run)`` and
-writes ``report.json``. Ctrl-C becomes an ``Interrupted`` error saying how far the run got and
-how to resume it, in the task's own words (``zoo.task.Checkpoints``); so does SIGTERM while a run
-goes (``kill``, a job scheduler), with exit status 143. A run resumed before it saved its first
+writes ``report.json``; ``run.json`` says the run's state from its start to its end, and
+``report.html`` shows the ended run (``zoo.run_outputs``). Ctrl-C becomes an ``Interrupted``
+error saying how far the run got and how to resume it, in the task's own words
+(``zoo.task.Checkpoints``); so does SIGTERM while a run goes (``kill``, a job scheduler), with
+exit status 143. A run resumed before it saved its first
 checkpoint starts again from the beginning in its folder, and says so. A run with command-line
 overrides prints them first (the run folder keeps the recipe's name).
 
@@ -36,6 +38,7 @@ from zoo.recipe_check import check_recipe
 from zoo.rng import rng_state, seed_everything, set_rng_state  # noqa: F401 (re-exported, see __all__)
 from zoo.run_context import Run
 from zoo.run_folder import json_text, make_directory, new_run_directory
+from zoo.run_outputs import record_end, record_start
 
 # rng_state and set_rng_state stay importable from here for plugins written before zoo.toolkit.
 __all__ = ["Run", "Outcome", "prepare", "execute", "check_recipe", "interrupted", "seed_everything",
@@ -132,12 +135,19 @@ def run_in_folder(run: Run, task: Any, *, output: Optional[Path], resume: Option
         write_text(directory / "recipe.yaml", recipe.to_yaml())
     elif run.is_main and recipe.overrides:  # a resume may extend the recipe: kept once it has saved a checkpoint
         run.pending_recipe = recipe.to_yaml()
+    record = record_start(run, directory, resumed=resume is not None) if run.is_main else None  # run.json
     seed_everything(run.seed)
-    manager.call_lifecycle("zoo_run_start", run=run)
+    try:
+        manager.call_lifecycle("zoo_run_start", run=run)
+    except BaseException as exc:
+        if run.is_main:
+            record_end(run, directory, record, error=exc)
+        raise
     try:
         report = task.run(run)
     except BaseException as exc:
         if run.is_main:
+            record_end(run, directory, record, error=exc)
             try:
                 manager.call_lifecycle("zoo_run_end", run=run, report={}, error=exc)
             except PluginError as hook_error:  # the task's own error is the one the user must see
@@ -147,6 +157,7 @@ def run_in_folder(run: Run, task: Any, *, output: Optional[Path], resume: Option
         if run.pending_recipe is not None:  # no checkpoint saved since the resume (nothing was left to do): keep it now
             write_text(directory / "recipe.yaml", run.pending_recipe)
         write_text(directory / "report.json", json_text(report))
+        record_end(run, directory, record, report=report)  # run.json finished, report.html
         manager.call_lifecycle("zoo_run_end", run=run, report=report, error=None)
     return report, directory
 

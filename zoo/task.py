@@ -23,6 +23,9 @@ What zoo asks, and where::
                                                     reads and prepares the images as the card says.
                                                     A task without it: predict(run, paths, top_k)
     zoo export RUN_DIR        checkpoints.best      best_model(run), with examples of its inputs
+    report.html               report_sections(folder, report): the task's part of the run's page
+                              (``Heading``, ``Paragraph``, ``Table``, ``Picture``, ``Preformatted``);
+                              without it, the default page (``zoo.report_page``)
 
 A task with ``checkpoints = None`` is refused ``--resume``, ``zoo eval``, ``zoo predict`` and
 ``zoo export`` in one line naming it, and Ctrl-C says to run the recipe again.
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 from zoo.errors import UserError
+from zoo.html_page import Heading, Link, Paragraph, Picture, Preformatted, Table
 from zoo.kinds import KINDS, by_section
 
 if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports torch
@@ -46,7 +50,7 @@ if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports
     from zoo.run_context import Run
 
 __all__ = ["BestModel", "Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
-           "OPTIONAL_SECTIONS"]
+           "OPTIONAL_SECTIONS", "Heading", "Paragraph", "Table", "Picture", "Preformatted", "Link"]
 
 
 def __getattr__(name: str) -> Any:
@@ -162,6 +166,15 @@ class Task:
         """The report's figures worth one line at the end of ``zoo run`` ("" for none)."""
         return ""
 
+    def report_sections(self, folder: Path, report: dict) -> Optional[list]:
+        """The task's sections of the run folder ``folder``'s report.html, given its ``report``:
+        ``Heading``, ``Paragraph``, ``Table``, ``Picture`` (a PNG file or bytes, inlined) and
+        ``Preformatted`` from this module. zoo puts the headline and state above them and the
+        recipe and the run's facts below. None (this default): zoo's default sections, the
+        report's scalar figures, the metrics curves and every PNG in the folder.
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class TaskTraits:
@@ -196,20 +209,38 @@ class TaskTraits:
             raise UserError(f"task {self.name!r} cannot {doing} (it has no {name} method)")
         return getattr(self.task, name)
 
-    def headline(self, report: dict) -> str:
+    def headline(self, report: dict, *, quiet: bool = False) -> str:
         """The task's one-line summary of ``report``; "" when it declares none. A headline that
-        raises is a warning line, never a failure of the finished run it sums up."""
+        raises is a warning line (none when ``quiet``), never a failure of the finished run it sums up."""
         make = getattr(self.task, "headline", None)
         if not callable(make):
             return ""
         try:
             return str(make(report))
         except Exception as exc:
+            if quiet:
+                return ""
             import sys
 
             print(f"zoo: warning: task {self.name!r} could not write its headline: "
                   f"{type(exc).__name__}: {exc}", file=sys.stderr)
             return ""
+
+    def report_sections(self, folder: Path, report: dict) -> Optional[list]:
+        """The task's sections of ``folder``'s report.html (``Task.report_sections``); None for
+        zoo's default ones: when the task has no such method, or it raises (a warning line: the
+        page of a finished run is never what fails it)."""
+        if not self.has_method("report_sections"):
+            return None
+        try:
+            sections = self.task.report_sections(Path(folder), report)
+        except Exception as exc:
+            import sys
+
+            print(f"zoo: warning: task {self.name!r} could not write its report sections: "
+                  f"{type(exc).__name__}: {exc}; the page shows the default ones", file=sys.stderr)
+            return None
+        return list(sections) if sections is not None else None
 
     def checkpoint(self, which: str, folder: Path, doing: str) -> Path:
         """The path of the checkpoint ``which`` (``resume`` or ``best``) in the run ``folder``.

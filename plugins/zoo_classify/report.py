@@ -1,13 +1,15 @@
 """The end of a classification run: the best checkpoint reloaded and tested per class, the
-pictures drawn, and the report written as report.json."""
+pictures drawn, and the report written as report.json; the run's sections of report.html."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import torch
 
+from zoo.task import Heading, Paragraph, Picture, Table
 from zoo.toolkit import broadcast_module
 from zoo_classify.batches import Batches, batch_at
 from zoo_classify.evaluation import evaluate, log_test_table, test_report
@@ -78,6 +80,42 @@ def draw_pictures(trainer: "Trainer", confusion: torch.Tensor, outputs: list) ->
             run.directory / "predictions.png", mean=normalize.get("mean"), std=normalize.get("std"),
             limit=o.grid_size, title=caption))
     return [p.name for p in written]
+
+
+# each picture's heading and the width it is shown at (CSS pixels)
+PICTURES = {"curves.png": ("Training curves", 1000), "predictions.png": ("Test predictions", 1100),
+            "confusion_matrix.png": ("Confusion matrix", 620)}
+
+
+def report_sections(folder: Path, report: dict) -> list:
+    """The classification run's part of report.html: the test figures, the per-class table
+    (lowest accuracy first when there are many classes), the curves, the predictions grid and
+    the confusion matrix (the pictures its report lists, as they are in ``folder``)."""
+    best, test = report.get("best") or {}, report.get("test") or {}
+    per_class = test.get("per_class") or {}
+    correct = sum(c.get("correct", 0) for c in per_class.values())
+    total = sum(c.get("total", 0) for c in per_class.values())
+    figures = [("test accuracy", f"{test['accuracy']:.2%} ({correct}/{total})" if "accuracy" in test else None),
+               ("test loss", test.get("loss")), ("best epoch", best.get("epoch")),
+               ("best validation loss", best.get("valid_loss")), ("epochs run", report.get("epochs_run")),
+               ("classes", len(report.get("classes") or []) or None)]
+    sections: list = [Heading("Test"), Table((), [row for row in figures if row[1] is not None])]
+    if not test:
+        sections.append(Paragraph("No test split: the best model was not tested."))
+    if per_class:
+        rows = [(name, c.get("correct"), c.get("total"),
+                 f"{c['accuracy']:.1%}" if c.get("accuracy") is not None and c.get("total") else "N/A")
+                for name, c in per_class.items()]
+        caption = ""
+        if len(rows) > 20:
+            rows.sort(key=lambda r: (r[2] == 0, (r[1] or 0) / (r[2] or 1)))
+            caption = "per class, the lowest accuracy first"
+        sections += [Heading("Per class", 3), Table(("class", "correct", "total", "accuracy"), rows, caption)]
+    pictures = [name for name in report.get("pictures") or () if (folder / name).is_file()]
+    for name in pictures:
+        title, width = PICTURES.get(name, (name, 720))
+        sections += [Heading(title), Picture(folder / name, width=width)]
+    return sections
 
 
 def _finite_or_none(value: float) -> Optional[float]:

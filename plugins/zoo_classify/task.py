@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ from zoo_classify.inference import best_model, evaluate_run
 from zoo_classify.model import build_model, check_forward, log_weights
 from zoo_classify.options import ClassificationOptions, options_help
 from zoo_classify.precision import Precision
-from zoo_classify.report import final_report
+from zoo_classify.report import final_report, report_sections
 from zoo_classify.trainer import Trainer
 
 
@@ -146,6 +147,11 @@ class ClassificationTask(Task):
         if best.get("epoch") is not None:
             parts.append(f"best epoch {best['epoch']}")
         return ", ".join(parts)
+
+
+    def report_sections(self, folder: Path, report: dict) -> list:
+        """report.html: the test figures, the per-class table and the pictures; see ``zoo_classify.report``."""
+        return report_sections(folder, report)
 
 
 TASK_DOC = """Train a classifier, keep the best checkpoint by validation loss, test it per class.

@@ -128,6 +128,12 @@ class StyleTransferTask(Task):
         return (f"content loss {report['content_loss']:.4g}, style loss {report['style_loss']:.4g}, "
                 f"{report['steps']} steps, {report['seconds_per_step']:.3f} s/step")
 
+    def report_sections(self, folder: Path, report: dict) -> list:
+        """report.html: the result, the figures, the loss curve, the snapshots (``zoo_style.page``)."""
+        from zoo_style.page import report_sections
+
+        return report_sections(folder, report)
+
     def check(self, run: Any) -> None:
         """``zoo run --dry-run``: read both pictures and build the feature network (weights included)."""
         self._pictures(run)
