@@ -23,6 +23,21 @@ from torch import nn
 
 Indices = Union[torch.Tensor, list]
 
+#: Images per batch when a frozen backbone computes its features on the CPU. A small batch's
+#: activations stay in the core's caches: DenseNet-121 at 224 px, float32 channels_last, one
+#: thread on this repository's test CPU (4 MiB L2 per core) took 0.12 s per image in batches of
+#: 4 or 8 against 0.16-0.20 s in batches of 16 to 64 (the batch size leaves each image's
+#: features as they are, to rounding: eval mode, no batch statistics).
+CPU_FEATURE_BATCH = 8
+
+
+def feature_batch_size(evaluation_batch_size: int, device: torch.device) -> int:
+    """Images per batch for computing a frozen backbone's features on ``device``: at most
+    ``CPU_FEATURE_BATCH`` on the CPU, else ``evaluation_batch_size`` (accelerators are fastest
+    with large batches). A fixed number, so that a run and its resumption compute the same
+    features."""
+    return min(evaluation_batch_size, CPU_FEATURE_BATCH) if device.type == "cpu" else evaluation_batch_size
+
 
 def frozen_head(model: nn.Module) -> Optional[str]:
     """The head's dotted name when only the head trains; else None."""
