@@ -50,7 +50,7 @@ def seen() -> set:
 @pytest.fixture
 def recipe(tmp_path):
     root = tmp_path / "pngs"
-    write_image_folder(root / "train", ["cat", "dog"], per_class=50, size=(32, 32), formats=("png",))
+    write_image_folder(root / "train", ["cat", "dog"], per_class=30, size=(32, 32), formats=("png",))
     write_image_folder(root / "test", ["cat", "dog"], per_class=4, size=(32, 32), formats=("png",), seed=7)
     path = tmp_path / "cnn.yaml"
     path.write_text(textwrap.dedent(f"""\
