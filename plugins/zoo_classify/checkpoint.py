@@ -70,6 +70,7 @@ STATE_TYPES = {
     "best_step": (lambda v: v is None or _count(v), "an int >= 0 or None"),
     "history": (lambda v: isinstance(v, list) and all(isinstance(row, dict) for row in v), "a list of dicts"),
     "bad_epochs": (_count, "an int >= 0"),
+    "memory_format": (lambda v: v in (None, "channels_last", "contiguous"), "channels_last, contiguous or None"),
 }
 
 

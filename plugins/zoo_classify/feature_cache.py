@@ -19,7 +19,8 @@ import torch
 
 from zoo.toolkit import FeatureStore, digest
 from zoo_classify.batches import Batches, first_batch, is_random, labels_of
-from zoo_classify.features import FeatureDataset, extract, fastest, frozen_head, headless, same_output
+from zoo_classify.features import (FeatureDataset, extract, fastest, feature_batch_size, frozen_head, headless,
+                                   same_output)
 from zoo_classify.precision import feature_formats, format_named
 
 if TYPE_CHECKING:
@@ -133,7 +134,8 @@ class FeatureSource:
                 self.done.append((split, len(labels), "read"))
                 return FeatureDataset(stored["features"].float().to(run.device), labels)
         # every process computes all the features (the same numbers), then trains on its shard of them
-        batches = Batches(dataset, batch_size=o.evaluation_batch_size, device=run.device, train=False,
+        batches = Batches(dataset, batch_size=feature_batch_size(o.evaluation_batch_size, run.device),
+                          device=run.device, train=False,
                           num_workers=o.num_workers, data_on_device=o.data_on_device)
         computed = extract(self.trainer.model, self.head, batches, self.format, run.device)
         self.done.append((split, len(labels), "computed"))

@@ -49,8 +49,11 @@ class ClassificationOptions(BaseModel):
         "off", description="mixed precision (bf16 or fp16; fp16 uses a gradient scaler on CUDA). Set, it "
                            "also decides a frozen backbone's feature precision; unset, training is float32 "
                            "and feature_precision chooses.")
-    channels_last: bool = Field(False, description="NHWC memory format for convolutions (set, it also decides "
-                                                   "a frozen backbone's feature format).")
+    channels_last: Union[bool, Literal["auto"]] = Field(
+        "auto", description="NHWC memory format for the model's convolutions: auto = the faster of NHWC and "
+                            "NCHW, measured on one training batch before the first epoch when the model trains "
+                            "convolutions (the log says which and the times; a resumed run keeps its choice). "
+                            "true or false decides (set, it also decides a frozen backbone's feature format).")
     compile: bool = Field(False, description="torch.compile the model (compile_backend: its backend).")
     compile_backend: str = Field("inductor", description="the torch.compile backend.")
     data_on_device: Literal["auto", "always", "never"] = Field(

@@ -110,20 +110,20 @@ def feature_formats(options: Any, device: torch.device) -> list:
     native bfloat16 but no AMX: bf16 autocast or float32, both channels_last).
 
     ``feature_precision`` other than auto decides alone (with ``channels_last`` as set, default
-    off): the automatic choice is off. With auto, ``task.amp`` and ``task.channels_last`` decide
-    where the recipe sets them, the device the rest.
+    off): the automatic choice is off. With auto, ``task.amp`` decides where the recipe sets it,
+    ``task.channels_last`` where it is true or false, the device the rest.
     """
     chosen = options.model_fields_set
     if options.feature_precision != "auto":
-        return [FeatureFormat(AUTOCAST_DTYPES[options.feature_precision], bool(options.channels_last),
+        return [FeatureFormat(AUTOCAST_DTYPES[options.feature_precision], options.channels_last is True,
                               f"task.feature_precision is {options.feature_precision}")]
     dtypes, channels_last, reason = device_choice(device)
     reasons = [reason]
     if "amp" in chosen:
         dtypes = [AUTOCAST_DTYPES["float32" if options.amp == "off" else options.amp]]
         reasons.append(f"task.amp: {options.amp} decides the precision")
-    if "channels_last" in chosen:
-        channels_last = bool(options.channels_last)
+    if options.channels_last != "auto":
+        channels_last = options.channels_last
         reasons.append(f"task.channels_last: {str(options.channels_last).lower()} decides the memory format")
     return [FeatureFormat(dtype, channels_last, "; ".join(reasons)) for dtype in dtypes]
 

@@ -16,7 +16,9 @@ class TrainingState:
     round (the metrics the pictures draw); ``bad_epochs``: epochs in a row without a better
     validation loss (for ``task.patience``); ``feature_format``: how a frozen backbone's
     features were computed (``FeatureFormat.describe()``; None when they weren't), so that a
-    resumed run computes them the same way."""
+    resumed run computes them the same way; ``memory_format``: "channels_last" or
+    "contiguous", the format the model trains in (``zoo_classify.memory_format``; None before
+    it is chosen), which a resumed run keeps."""
 
     epoch: int = 0
     best_valid_loss: float = math.inf
@@ -25,6 +27,7 @@ class TrainingState:
     history: list = field(default_factory=list)
     bad_epochs: int = 0
     feature_format: Optional[str] = None
+    memory_format: Optional[str] = None
 
     def improves(self, valid_loss: float) -> bool:
         """Whether ``valid_loss`` is as low as the best so far or lower (never for NaN)."""

@@ -18,6 +18,7 @@ This module ties the parts together; each has its own module:
     rounds.py         ValidationRounds: each round's log line, metrics and best model
     checkpoint.py     what last.pt holds, and resuming from it
     feature_cache.py  a frozen backbone's features computed once (features.py: how)
+    memory_format.py  whether the model trains channels_last (measured, or as task.channels_last says)
     health.py         what a NaN or infinite loss does
     report.py         the best model tested per class, the pictures (plots.py), report.json
     evaluation.py     loss, accuracy, confusion matrix; the per-class table
@@ -42,6 +43,7 @@ from zoo_classify.checkpoint import resume
 from zoo_classify.data import load_data
 from zoo_classify.feature_cache import cached_head
 from zoo_classify.inference import best_model, evaluate_run
+from zoo_classify.memory_format import choose_memory_format
 from zoo_classify.model import build_model, check_forward, log_weights
 from zoo_classify.options import ClassificationOptions, options_help
 from zoo_classify.precision import Precision
@@ -77,7 +79,7 @@ class ClassificationTask(Task):
         criterion = run.build("loss")
         check_forward(run, model, data, o.batch_size, criterion)
         log_weights(run, model, data.num_classes)
-        if o.channels_last:
+        if o.channels_last is True:  # auto is decided before the first epoch (choose_memory_format)
             model = model.to(memory_format=torch.channels_last)
         optimizer = run.build_optimizer(model)
         shard = {"rank": run.rank, "world_size": run.world_size}  # this process's part under torchrun
@@ -96,7 +98,7 @@ class ClassificationTask(Task):
         step_model = torch.compile(model, backend=o.compile_backend) if o.compile else model
         return Trainer(run=run, options=o, data=data, model=model, step_model=step_model, criterion=criterion,
                        optimizer=optimizer, precision=Precision(o.amp, run.device), train=train, valid=valid,
-                       scheduler=scheduler, scheduler_step=scheduler_step)
+                       scheduler=scheduler, scheduler_step=scheduler_step, channels_last=o.channels_last is True)
 
     def check(self, run: Any) -> None:
         """``zoo run --dry-run``: build everything training takes and push one batch through the model."""
@@ -114,7 +116,9 @@ class ClassificationTask(Task):
             run.log(f"{run.world_size} processes ({distributed_backend(run.device)}): {o.batch_size} samples "
                     f"per process and step, {o.batch_size * run.world_size} in all; {len(trainer.train)} steps per epoch")
         started = time.perf_counter()  # the first epoch's seconds include computing cached features
-        trainer.train_on(*(cached_head(trainer) or (trainer.step_model, trainer.train, trainer.valid)))
+        step_model, train, valid = cached_head(trainer) or (trainer.step_model, trainer.train, trainer.valid)
+        choose_memory_format(trainer, step_model)
+        trainer.train_on(step_model, train, valid)
         trainer.fit(started)
         return final_report(trainer)
 

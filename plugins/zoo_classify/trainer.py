@@ -37,6 +37,7 @@ class Trainer:
     DistributedDataParallel under torchrun, see ``train_on``). ``train``/``valid`` are
     ``Batches``; ``scheduler_step`` says when the scheduler steps: "epoch", "batch" or
     "plateau" (after each epoch, given the validation loss). ``state`` is how far the run has got.
+    ``channels_last``: training batches are made NHWC (the model's weights are too).
     """
 
     run: Any
@@ -52,6 +53,7 @@ class Trainer:
     scheduler: Any = None
     scheduler_step: str = "epoch"
     train_model: Any = None
+    channels_last: bool = False
     state: TrainingState = field(default_factory=TrainingState)
 
     def __post_init__(self) -> None:
@@ -112,7 +114,7 @@ class Trainer:
         losses = TrainingLoss(o.nan_policy, run.device, single_process=batches.world_size == 1)
         for step, (x, y) in enumerate(progress(run, batches.epoch(epoch), total=len(batches),
                                                label=f"epoch {epoch}/{o.epochs}"), start=1):
-            if o.channels_last and x.dim() == 4:
+            if self.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             loss = self.step(x, y)
             if batch_scheduler is not None:
