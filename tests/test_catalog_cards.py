@@ -141,3 +141,16 @@ def test_a_damaged_cards_file_is_computed_again_not_trusted(isolated_cache):
     assert read_cards("acme-2") == {"cards": {}, "failed": {}}
     path.write_text(json.dumps({"format": 1, "source": "acme-2", "cards": {"mlp": 5}, "failed": {}}))
     assert read_cards("acme-2") == {"cards": {}, "failed": {}}
+
+
+def test_zoo_cache_shows_and_clears_the_computed_cards(isolated_cache, capsys):
+    from zoo.cli import main
+
+    with CardStore("acme-3") as store:
+        store.add("mlp", {"params": 5})
+    capsys.readouterr()
+    assert main(["cache", "--json"]) == 0
+    (entry,) = [e for e in json.loads(capsys.readouterr().out) if e["kind"] == "cards"]
+    assert entry["entry"] == "cards-acme-3" and "computed for acme-3" in entry["for"]
+    assert main(["cache", "clear", "cards"]) == 0
+    assert not cards_path("acme-3").exists() and read_cards("acme-3")["cards"] == {}

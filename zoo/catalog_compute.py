@@ -83,7 +83,8 @@ def compute_card(entry: Any, input_size: Optional[list]) -> tuple:
         return card, "no input size: multiply-adds not counted"
     try:
         model.eval()
-        with training_warnings_hidden(), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        # with gradients on: the counter's module hooks need them, and on the meta device they cost no memory
+        with training_warnings_hidden(), FlopCounterMode(display=False) as counter:
             model(torch.empty(1, *input_size, device="meta"))
         card["gmacs"] = float(f"{counter.get_total_flops() / 2e9:.6g}")
     except Exception as exc:  # an operation the meta device or the FLOP counter cannot run

@@ -108,7 +108,7 @@ def build_parser() -> ArgumentParser:
     p = commands.add_parser("cache", help="show or clear zoo's caches: features kept across runs, plugin catalogs")
     p.add_argument("action", nargs="?", metavar="show|clear", help="show (the default) or clear")
     p.add_argument("entries", nargs="*", metavar="ENTRY",
-                   help="clear only these: an entry's name or key prefix (see zoo cache show), features or catalog")
+                   help="clear only these: an entry's name or key prefix (see zoo cache show), features, catalog or cards")
     p.add_argument("--json", action="store_true", help="show: print a JSON array")
 
     p = commands.add_parser("schema", help="write the JSON Schema of recipes, for editors to complete and check them")

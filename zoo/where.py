@@ -19,7 +19,6 @@ wrong and where (the 1-based character position).
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import operator
 import re
@@ -167,6 +166,8 @@ class Parser:
         name = token.value.lower()
         self.used.add(name)
         if name not in self.columns:
+            import difflib
+
             close = difflib.get_close_matches(name, list(self.columns), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.fail(token, f"unknown column {token.value!r}{hint}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from typing import Optional
 
@@ -16,7 +15,7 @@ from zoo.recipe_index import find_recipes
 from zoo.registry import name_matches
 from zoo.type_text import printable
 
-SECONDS_PER_CARD = 0.6  # measured: a sample of timm's architectures on this repository's 2-core machine
+SECONDS_PER_CARD = 0.7  # measured on samples of timm: 0.56 s a card on an idle 2-core machine, 0.82 s at load 5
 
 
 def listed_kind(word: str) -> str:
@@ -179,6 +178,8 @@ def note_missing(missing: dict, pattern: Optional[str]) -> None:
         print(f"zoo: note: {count} models show '?' for the figures not computed yet ({where}); the cards of "
               f"{which} are being computed: list again later", file=sys.stderr)
         return
+    import shlex
+
     glob = f" {shlex.quote(pattern)}" if pattern else ""
     minutes = max(1, round(count * SECONDS_PER_CARD / 60))
     print(f"zoo: note: {count} models have no computed card yet ({where}): '?' for the params, gmacs and features "
