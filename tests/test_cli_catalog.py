@@ -15,13 +15,18 @@ from tests.test_plugins import GOOD_MODELS, GOOD_PLUGIN
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
+def plugin_site(folder, name: str, version: str, plugin: str, models: str):
+    """``folder``, to put on PYTHONPATH, holding the installed distribution ``name`` whose plugin
+    module is ``plugin`` and whose ``models`` module is ``models`` (sources)."""
+    write_plugin_dist(folder, name, version, {name: f"{name}.plugin"},
+                      {f"{name}/__init__.py": "", f"{name}/plugin.py": plugin, f"{name}/models.py": models})
+    return folder
+
+
 @pytest.fixture
 def site(tmp_path):
     """A folder on PYTHONPATH holding one installed third-party plugin, 'goodpkg'."""
-    site = tmp_path / "site"
-    write_plugin_dist(site, "goodpkg", "1.0", {"goodpkg": "goodpkg.plugin"},
-                      {"goodpkg/__init__.py": "", "goodpkg/plugin.py": GOOD_PLUGIN, "goodpkg/models.py": GOOD_MODELS})
-    return site
+    return plugin_site(tmp_path / "site", "goodpkg", "1.0", GOOD_PLUGIN, GOOD_MODELS)
 
 
 def cache_files(cache_dir):
@@ -47,18 +52,24 @@ def test_list_json_fields(site, zoo_cli):
     }]
 
 
-def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
-    env = dict(os.environ, PYTHONPATH=str(site), ZOO_CACHE_DIR=str(isolated_cache))
+def heavy_imports_of_a_listing(env: dict, args: list, expected: str) -> str:
+    """Build the catalog cache in ``env``, then run ``zoo ARGS`` in a fresh interpreter: ``"STATUS
+    FOUND [heavy modules imported]"``, FOUND saying whether ``expected`` was listed."""
     subprocess.run([sys.executable, "-m", "zoo", "list", "models"], env=env, check=True, capture_output=True)
     probe = (
         "import sys, contextlib, io\n"
         "from zoo.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out: status = main(['list', 'models'])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml', 'sklearn', 'PIL') or m.startswith('zoo_'))\n"
-        "print(status, 'goodpkg/net' in out.getvalue(), heavy)\n"
+        f"with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()): "
+        f"status = main({args!r})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml', 'sklearn', 'PIL', 'tqdm') or m.startswith('zoo_'))\n"
+        f"print(status, {expected!r} in out.getvalue(), heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "0 True []"
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
+    env = dict(os.environ, PYTHONPATH=str(site), ZOO_CACHE_DIR=str(isolated_cache))
+    assert heavy_imports_of_a_listing(env, ["list", "models"], "goodpkg/net") == "0 True []"
 
 
 def test_cache_is_rebuilt_when_a_plugin_distribution_changes(site, tmp_path, zoo_cli, isolated_cache):
@@ -273,10 +284,7 @@ def build(num_classes: int = 10, width: int = 8):
 @pytest.fixture
 def card_site(tmp_path):
     """A folder on PYTHONPATH holding a third-party plugin whose model declares some card figures."""
-    site = tmp_path / "cardsite"
-    write_plugin_dist(site, "cardpkg", "2.0", {"cardpkg": "cardpkg.plugin"},
-                      {"cardpkg/__init__.py": "", "cardpkg/plugin.py": CARD_PLUGIN, "cardpkg/models.py": CARD_MODELS})
-    return site
+    return plugin_site(tmp_path / "cardsite", "cardpkg", "2.0", CARD_PLUGIN, CARD_MODELS)
 
 
 def test_where_sort_and_columns_choose_rows_and_figures(zoo_cli):
@@ -315,17 +323,8 @@ def test_third_party_entries_get_the_same_columns_and_zoo_computes_what_they_do_
 def test_listing_with_card_options_imports_no_plugin_and_no_torch(site, isolated_cache):
     path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))  # this checkout's plugins too
     env = dict(os.environ, PYTHONPATH=path, ZOO_CACHE_DIR=str(isolated_cache))
-    subprocess.run([sys.executable, "-m", "zoo", "list", "models"], env=env, check=True, capture_output=True)
-    probe = (
-        "import sys, contextlib, io\n"
-        "from zoo.cli import main\n"
-        "args = ['list', 'models', '--pretrained', '--where', 'params < 10M and pretrained', '--sort=-top1']\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()): status = main(args)\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'tqdm') or m.startswith('zoo_'))\n"
-        "print(status, 'torchvision/mobilenet_v3_small.imagenet1k_v1' in out.getvalue(), heavy)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "0 True []"
+    args = ["list", "models", "--pretrained", "--where", "params < 10M and pretrained", "--sort=-top1"]
+    assert heavy_imports_of_a_listing(env, args, "torchvision/mobilenet_v3_small.imagenet1k_v1") == "0 True []"
 
 
 def test_the_listing_says_when_the_cards_are_being_computed(zoo_cli, isolated_cache):

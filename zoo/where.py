@@ -124,19 +124,19 @@ class Parser:
             self.fail(self.peek(), f"expected 'and', 'or' or the end, got {self.peek().shown}")
         return predicate
 
-    def disjunction(self) -> Predicate:
-        terms = [self.conjunction()]
-        while self.is_word("or"):
+    def joined(self, word: str, operand: Callable[[], Predicate], combine: Callable) -> Predicate:
+        """``operand (word operand)*``: one predicate, the terms combined with ``combine`` (any, all)."""
+        terms = [operand()]
+        while self.is_word(word):
             self.take()
-            terms.append(self.conjunction())
-        return terms[0] if len(terms) == 1 else (lambda row: any(t(row) for t in terms))
+            terms.append(operand())
+        return terms[0] if len(terms) == 1 else (lambda row: combine(t(row) for t in terms))
+
+    def disjunction(self) -> Predicate:
+        return self.joined("or", self.conjunction, any)
 
     def conjunction(self) -> Predicate:
-        terms = [self.negation()]
-        while self.is_word("and"):
-            self.take()
-            terms.append(self.negation())
-        return terms[0] if len(terms) == 1 else (lambda row: all(t(row) for t in terms))
+        return self.joined("and", self.negation, all)
 
     def negation(self) -> Predicate:
         if self.is_word("not"):
