@@ -1,8 +1,6 @@
 """Hook implementation of the ``zoo_timm`` plugin: the ``timm/*`` namespace.
 
-timm is not imported here (it takes a second): the lister and the factory import it. The list
-of names is the installed timm's (``timm.list_models()``): it changes with timm's version, which
-the catalog records as ``catalog_version``.
+timm is not imported here (it takes a second): the lister and the factory import it.
 """
 
 from zoo import hookimpl
@@ -34,4 +32,5 @@ def zoo_register_models(registry):
         tags=("timm",),
         requires="timm",
         catalog_version=_timm_version(),
+        note="the list of names is the installed timm's (timm.list_models()); it changes with timm's version",
     )
