@@ -107,7 +107,10 @@ def flat_row(row: dict, computed: Optional[dict]) -> dict:
     """Every column of ``row`` (from ``entry_rows``): published figures first, then those in
     ``computed`` (this name's computed card, or None); unknown figures are None."""
     flat = {**UNKNOWN, **(computed or {})}
-    flat.update((k, v) for k, v in row["card"].items() if v is not None and k in UNKNOWN)
+    card = row["card"]
+    if None in card.values():  # a published None is unknown: it leaves a computed figure in place
+        card = {k: v for k, v in card.items() if v is not None}
+    flat.update(card)
     flat["name"], flat["plugin"], flat["summary"] = row["name"], row["plugin"], row["summary"]
     size = flat["input_size"]
     flat["res"] = size[-2] if isinstance(size, (list, tuple)) and len(size) >= 2 else None
