@@ -764,6 +764,27 @@ CASES = [
     Case("resume from a last.pt with NaN weights", lambda c: resume_with(c, "last.pt", nan_weights),
          r"--resume .*run: checkpoints/last\.pt \(epoch 1\) holds NaN or infinite weights \(fc1\.weight, fc2\.bias\): "
          r"training cannot continue from it; run the recipe again", status=1, after=recipe_untouched),
+    # issue 17: zoo list models --where / --sort / --columns
+    Case("--where names an unknown column", lambda c: ["list", "models", "--where", "parms < 10M"],
+         r"^--where: unknown column 'parms' \(did you mean 'params'\?\) at position 1 of 'parms < 10M'; "
+         r"columns: name, params, gmacs, top1, .*, plugin, summary; a string is quoted: 'parms'$"),
+    Case("--where with a bad unit", lambda c: ["list", "models", "--where", "params < 10X and pretrained"],
+         r"^--where: unknown unit 'X' in '10X' at position 10 of 'params < 10X and pretrained'; units: K \(10\^3\), "
+         r"M \(10\^6\), G \(10\^9\), T \(10\^12\), % \(none\)$"),
+    Case("--where cut short", lambda c: ["list", "models", "--where", "params < 10M and"],
+         r"^--where: expected a column name, got the end at position 17 of 'params < 10M and'$"),
+    Case("--where with an unclosed parenthesis", lambda c: ["list", "models", "--where", "(top1 > 80 or pretrained"],
+         r"^--where: expected '\)' to close the '\(' at position 1, got the end at position 25 of "),
+    Case("--where compares text with a number", lambda c: ["list", "models", "--where", "license < 10M"],
+         r"^--where: license holds text values; 10M is a number value at position 11 of 'license < 10M'$"),
+    Case("--where with Python in it", lambda c: ["list", "models", "--where", "__import__('os').system('id')"],
+         r"^--where: unexpected character '\.' at position 17 of \"__import__\('os'\)\.system\('id'\)\"$"),
+    Case("--sort by an unknown column", lambda c: ["list", "models", "--sort=-acc"],
+         r"^--sort: unknown column 'acc'; columns: name, params, .* \(-COLUMN sorts high to low: --sort=-top1\)$"),
+    Case("--columns names an unknown column", lambda c: ["list", "models", "--columns", "name,flops"],
+         r"^--columns: unknown column 'flops'; columns: name, params, gmacs, "),
+    Case("--where on datasets", lambda c: ["list", "datasets", "--where", "params < 10M"],
+         r"^--pretrained, --where, --sort, --columns and --compute-cards list models, not datasets"),
 ]
 
 

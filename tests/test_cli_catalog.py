@@ -15,13 +15,18 @@ from tests.test_plugins import GOOD_MODELS, GOOD_PLUGIN
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
+def plugin_site(folder, name: str, version: str, plugin: str, models: str):
+    """``folder``, to put on PYTHONPATH, holding the installed distribution ``name`` whose plugin
+    module is ``plugin`` and whose ``models`` module is ``models`` (sources)."""
+    write_plugin_dist(folder, name, version, {name: f"{name}.plugin"},
+                      {f"{name}/__init__.py": "", f"{name}/plugin.py": plugin, f"{name}/models.py": models})
+    return folder
+
+
 @pytest.fixture
 def site(tmp_path):
     """A folder on PYTHONPATH holding one installed third-party plugin, 'goodpkg'."""
-    site = tmp_path / "site"
-    write_plugin_dist(site, "goodpkg", "1.0", {"goodpkg": "goodpkg.plugin"},
-                      {"goodpkg/__init__.py": "", "goodpkg/plugin.py": GOOD_PLUGIN, "goodpkg/models.py": GOOD_MODELS})
-    return site
+    return plugin_site(tmp_path / "site", "goodpkg", "1.0", GOOD_PLUGIN, GOOD_MODELS)
 
 
 def cache_files(cache_dir):
@@ -47,18 +52,24 @@ def test_list_json_fields(site, zoo_cli):
     }]
 
 
-def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
-    env = dict(os.environ, PYTHONPATH=str(site), ZOO_CACHE_DIR=str(isolated_cache))
+def heavy_imports_of_a_listing(env: dict, args: list, expected: str) -> str:
+    """Build the catalog cache in ``env``, then run ``zoo ARGS`` in a fresh interpreter: ``"STATUS
+    FOUND [heavy modules imported]"``, FOUND saying whether ``expected`` was listed."""
     subprocess.run([sys.executable, "-m", "zoo", "list", "models"], env=env, check=True, capture_output=True)
     probe = (
         "import sys, contextlib, io\n"
         "from zoo.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()) as out: status = main(['list', 'models'])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml', 'sklearn', 'PIL') or m.startswith('zoo_'))\n"
-        "print(status, 'goodpkg/net' in out.getvalue(), heavy)\n"
+        f"with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()): "
+        f"status = main({args!r})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'timm', 'goodpkg', 'numpy', 'yaml', 'sklearn', 'PIL', 'tqdm') or m.startswith('zoo_'))\n"
+        f"print(status, {expected!r} in out.getvalue(), heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "0 True []"
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_valid_cache_imports_no_plugin_and_no_torch(site, isolated_cache):
+    env = dict(os.environ, PYTHONPATH=str(site), ZOO_CACHE_DIR=str(isolated_cache))
+    assert heavy_imports_of_a_listing(env, ["list", "models"], "goodpkg/net") == "0 True []"
 
 
 def test_cache_is_rebuilt_when_a_plugin_distribution_changes(site, tmp_path, zoo_cli, isolated_cache):
@@ -250,3 +261,80 @@ def test_summaries_and_errors_from_plugins_reach_the_terminal_without_escape_seq
     assert row["summary"] == "Clears your screen\x1b[2J\x1b[31m red"
     assert main(["plugins"]) == 0
     assert "\x1b" not in capsys.readouterr().out
+
+
+CARD_PLUGIN = '''
+from zoo import hookimpl
+
+@hookimpl
+def zoo_register_models(registry):
+    registry.register("cardpkg/tiny", "cardpkg.models:build", summary="A tiny CNN that publishes its top-1",
+                      card={"top1": 55.5, "input_size": [3, 32, 32], "pretrained": False})
+'''
+CARD_MODELS = '''
+import torch
+
+def build(num_classes: int = 10, width: int = 8):
+    """Build the cardpkg net: conv 3->width, pool, linear width->num_classes."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, width, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                               torch.nn.Linear(width, num_classes))
+'''
+
+
+@pytest.fixture
+def card_site(tmp_path):
+    """A folder on PYTHONPATH holding a third-party plugin whose model declares some card figures."""
+    return plugin_site(tmp_path / "cardsite", "cardpkg", "2.0", CARD_PLUGIN, CARD_MODELS)
+
+
+def test_where_sort_and_columns_choose_rows_and_figures(zoo_cli):
+    args = ["list", "models", "torchvision/*", "--where", "params < 10M and pretrained", "--sort=-top1",
+            "--columns", "name,params,gmacs,top1"]
+    rows = json.loads(zoo_cli(*args, "--json").stdout)
+    assert len(rows) >= 10 and all(set(r) == {"name", "params", "gmacs", "top1"} for r in rows)
+    assert all(r["params"] < 10_000_000 for r in rows)
+    assert [r["top1"] for r in rows] == sorted((r["top1"] for r in rows), reverse=True)
+    assert "torchvision/mobilenet_v3_small" in {r["name"] for r in rows}
+    table = zoo_cli(*args)
+    assert table.returncode == 0, table.stderr
+    header, first = table.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "PARAMS", "GMACS", "TOP1"]
+    assert first.split()[0] == rows[0]["name"] and first.split()[1].endswith("M")
+    ascending = json.loads(zoo_cli(*args[:-3], "--sort", "top1", "--json").stdout)
+    assert [r["name"] for r in ascending] == [r["name"] for r in reversed(rows)]
+
+
+def test_third_party_entries_get_the_same_columns_and_zoo_computes_what_they_do_not_publish(card_site, zoo_cli):
+    from zoo.catalog_columns import COLUMNS
+
+    listed = zoo_cli("list", "models", "cardpkg/*", "--where", "top1 > 50", "--json", extra_path=[card_site])
+    (row,) = json.loads(listed.stdout)
+    assert set(row) == set(COLUMNS)
+    assert row["top1"] == 55.5 and row["res"] == 32 and row["params"] is None  # not computed yet: unknown
+    assert "--compute-cards" in listed.stderr and "cardpkg-2.0: 1" in listed.stderr
+    computed = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
+    (row,) = json.loads(computed.stdout)
+    assert row["params"] == 3 * 8 * 9 + 8 + 8 * 10 + 10 and row["features"] == 8
+    assert row["gmacs"] == pytest.approx(30 * 30 * 8 * 27 / 1e9 + 80 / 1e9, rel=1e-3) and row["top1"] == 55.5
+    again = zoo_cli("list", "models", "cardpkg/*", "--where", "params < 1K", "--json", extra_path=[card_site])
+    assert [r["name"] for r in json.loads(again.stdout)] == ["cardpkg/tiny"] and again.stderr == ""
+
+
+def test_listing_with_card_options_imports_no_plugin_and_no_torch(site, isolated_cache):
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))  # this checkout's plugins too
+    env = dict(os.environ, PYTHONPATH=path, ZOO_CACHE_DIR=str(isolated_cache))
+    args = ["list", "models", "--pretrained", "--where", "params < 10M and pretrained", "--sort=-top1"]
+    assert heavy_imports_of_a_listing(env, args, "torchvision/mobilenet_v3_small.imagenet1k_v1") == "0 True []"
+
+
+def test_the_listing_says_when_the_cards_are_being_computed(zoo_cli, isolated_cache):
+    from zoo._version import __version__
+    from zoo.catalog_cards import lock_path
+
+    missing = zoo_cli("list", "models", "mlp", "--where", "params > 0 or not params")
+    assert "1 models have no computed card yet (models-" in missing.stderr
+    assert "run zoo list models mlp --compute-cards" in missing.stderr
+    lock_path(f"models-{__version__}").write_text(str(os.getpid()))  # a live process computing them
+    busy = zoo_cli("list", "models", "mlp", "--where", "params > 0 or not params")
+    assert f"the cards of models-{__version__} (process {os.getpid()}) are being computed" in busy.stderr
+    assert busy.stdout.split()[:2] == ["NAME", "PARAMS"] and "?" in busy.stdout.splitlines()[1]

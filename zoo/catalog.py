@@ -102,16 +102,25 @@ def fingerprint() -> str:
     entries = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
-        entries.append([
-            ep.name,
-            ep.value,
-            dist.metadata["Name"] if dist is not None else None,
-            dist.version if dist is not None else None,
-            _package_signature(ep.value),
-        ])
+        entries.append([ep.name, ep.value, *_name_and_version(dist), _package_signature(ep.value)])
     parts.append(sorted(entries, key=lambda e: (e[0], e[1], str(e[2]))))
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _name_and_version(dist: Any) -> tuple:
+    """``(Name, Version)`` of distribution ``dist`` (None: ``(None, None)``), read from the headers
+    of its METADATA file only: ``dist.metadata`` would parse the whole file, long description
+    included, once per entry point (most of a cached listing's time)."""
+    if dist is None:
+        return None, None
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    return found.get("Name"), found.get("Version")
 
 
 MAX_CACHE_BYTES = 64 << 20  # timm's 1,300 names take well under 1 MiB

@@ -1,6 +1,7 @@
 """The ``zoo`` command line.
 
-    zoo list KIND [PATTERN] [--json] [--refresh]
+    zoo list KIND [PATTERN] [--json] [--refresh] [--pretrained] [--where EXPR] [--sort COLS] [--columns COLS]
+             [--compute-cards]
     zoo info KIND NAME [KEY=VALUE ...] [--json]
     zoo plugins [--json]
     zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
@@ -57,6 +58,14 @@ def build_parser() -> ArgumentParser:
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="glob on names, e.g. 'resnet*'")
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--refresh", action="store_true", help="rebuild the catalog cache first")
+    p.add_argument("--pretrained", action="store_true",
+                   help="models: one row per pretrained tag (timm/resnet50.a1_in1k), each usable as model.name")
+    p.add_argument("--where", metavar="EXPR",
+                   help="models: filter on card columns, e.g. 'params < 10M and pretrained' (see the README)")
+    p.add_argument("--sort", metavar="COLS", help="models: sort by columns, -COL high to low (--sort=-top1)")
+    p.add_argument("--columns", metavar="COLS", help="models: the columns shown, e.g. name,params,gmacs,top1")
+    p.add_argument("--compute-cards", action="store_true",
+                   help="models: first compute the cards missing (parameters, GMACs; once per source version)")
 
     p = commands.add_parser("info", help="show one entry: plugin, parameters (its recipe schema), docs")
     p.add_argument("kind", metavar="KIND", help=" | ".join([k.singular for k in KINDS] + ["recipe"]))
@@ -101,7 +110,7 @@ def build_parser() -> ArgumentParser:
     p = commands.add_parser("cache", help="show or clear zoo's caches: features kept across runs, plugin catalogs")
     p.add_argument("action", nargs="?", metavar="show|clear", help="show (the default) or clear")
     p.add_argument("entries", nargs="*", metavar="ENTRY",
-                   help="clear only these: an entry's name or key prefix (see zoo cache show), features or catalog")
+                   help="clear only these: an entry's name or key prefix (see zoo cache show), features, catalog or cards")
     p.add_argument("--json", action="store_true", help="show: print a JSON array")
 
     p = commands.add_parser("schema", help="write the JSON Schema of recipes, for editors to complete and check them")
@@ -154,6 +163,9 @@ EXAMPLES = {
         ("zoo list models 'resnet*'", "a glob on names (also inside namespaces: timm/resnet18)"),
         ("zoo list recipes", "recipes in ./recipes and those plugins ship"),
         ("zoo list datasets --json", "as JSON objects"),
+        ("zoo list models --where 'params < 10M and pretrained' --sort=-top1", "filter and sort by the cards"),
+        ("zoo list models 'resnet50*' --pretrained --columns name,params,gmacs,top1", "every pretrained tag"),
+        ("zoo list models 'timm/*' --compute-cards", "compute the cards timm does not publish (once per version)"),
     ],
     "info": [
         ("zoo info model timm/resnet18", "parameters with defaults: the keys a recipe's model: section takes"),
@@ -211,7 +223,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         from zoo.commands.listing import list_command
 
-        return list_command(args.kind, args.pattern, as_json=args.json, refresh=args.refresh)
+        return list_command(args.kind, args.pattern, as_json=args.json, refresh=args.refresh,
+                            pretrained=args.pretrained, where=args.where, sort=args.sort, columns=args.columns,
+                            compute_cards=args.compute_cards)
     if args.command == "info":
         from zoo.commands.info import info_command
 

@@ -173,16 +173,23 @@ class Namespace:
     metadata: dict = field(default_factory=dict)
     provenance: Provenance = DIRECT
     _names: Optional[dict] = None
+    _member_metadata: dict = field(default_factory=dict)
 
     def names(self) -> dict:
-        """``{short name: summary}``, computed once (this is where the catalog gets imported)."""
+        """``{short name: summary}``, computed once (this is where the catalog gets imported).
+
+        The lister's items are names, ``(name, summary)`` pairs or ``(name, summary, metadata)``
+        triples; a member's metadata is added to the namespace's own (``card``: the figures its
+        source publishes; ``pretrained_tags``: ``{tag: figures that differ}``)."""
         if self._names is None:
-            names = {}
+            names, extra = {}, {}
             for item in self.lister():
                 short, summary = (item, "") if isinstance(item, str) else (item[0], item[1])
                 if NAME_RE.match(f"{self.prefix}/{short}"):
                     names[short] = summary or self.summary
-            self._names = names
+                    if not isinstance(item, str) and len(item) > 2 and isinstance(item[2], dict):
+                        extra[short] = item[2]
+            self._names, self._member_metadata = names, extra
         return self._names
 
     def entry(self, short: str, summary: str = "") -> Entry:
@@ -192,10 +199,33 @@ class Namespace:
             factory_ref=self.factory_ref,
             summary=summary or self.summary,
             tags=self.tags,
-            metadata=dict(self.metadata),
+            metadata={**self.metadata, **self._member_metadata.get(short, {})},
             provenance=self.provenance,
             bound_name=short,
         )
+
+    def tagged_entry(self, short: str) -> Optional[Entry]:
+        """The member ``architecture.tag`` (``resnet50.a1_in1k``) when ``architecture`` is a member
+        whose ``pretrained_tags`` metadata holds ``tag`` (case-insensitive): the architecture's entry
+        bound to the tagged name, its ``card`` updated with the tag's figures; else None."""
+        architecture, dot, tag = short.partition(".")
+        if not dot or architecture not in self.names():
+            return None
+        tags = self._member_metadata.get(architecture, {}).get("pretrained_tags") or {}
+        tag = tag.lower()
+        if tag not in tags:
+            return None
+        entry = self.entry(architecture, self._names[architecture])
+        entry.name, entry.bound_name = f"{self.prefix}/{architecture}.{tag}", f"{architecture}.{tag}"
+        entry.metadata = {k: v for k, v in entry.metadata.items() if k != "pretrained_tags"}
+        entry.metadata["card"] = {**entry.metadata.get("card", {}), **tags[tag], "tag": tag, "pretrained": True}
+        return entry
+
+    def tag_names(self, short: str) -> list:
+        """``architecture.tag`` for each pretrained tag of the member ``short`` (``[]`` without tags)."""
+        self.names()
+        tags = self._member_metadata.get(short, {}).get("pretrained_tags") or {}
+        return [f"{short}.{tag}" for tag in tags]
 
 
 class UnknownNameError(UserError, KeyError):
@@ -391,7 +421,12 @@ class Registry:
                 names = namespace.names()
                 if short in names:
                     return namespace.entry(short, names[short])
-                raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, names)],
+                tagged = namespace.tagged_entry(short)
+                if tagged is not None:
+                    return tagged
+                architecture = short.partition(".")[0]
+                close = names if architecture not in names else namespace.tag_names(architecture)
+                raise UnknownNameError(self.kind, name, [f"{prefix}/{s}" for s in suggest(short, close)],
                                        self.failed_plugins)
         if entry is None:
             raise UnknownNameError(self.kind, str(name), self._suggestions(str(name)), self.failed_plugins)

@@ -87,4 +87,6 @@ def printable(text: str, keep: str = "") -> str:
     """``text`` with every unprintable character escaped (``\\x1b``, ``\\n``...) except those in
     ``keep`` (e.g. ``"\\n"``): what a plugin's summary or a file name says can't move the cursor,
     clear the screen or recolour the terminal."""
+    if text.isprintable():  # most text: nothing to escape (a table's thousands of cells)
+        return text
     return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)

@@ -18,7 +18,7 @@ def _pretrained_cfg(name: str) -> Any:
 
 def create_model(
     name: str,
-    pretrained: bool = False,
+    pretrained: Optional[bool] = None,
     weights: Optional[str] = None,
     num_classes: Optional[int] = None,
     in_channels: Optional[int] = None,
@@ -27,22 +27,32 @@ def create_model(
 ) -> Any:
     """A timm architecture (timm.create_model), optionally with pretrained weights found offline.
 
-    pretrained: load the architecture's default (or `tag`'s) pretrained weights from the local
+    The name may carry a pretrained tag: timm/resnet50.a1_in1k is resnet50 with the a1_in1k
+    weights (`zoo list models --pretrained` lists them all).
+    pretrained: load the architecture's default (or the tag's) pretrained weights from the local
         Hugging Face cache or $TORCH_HOME/hub/checkpoints, hash-checked, tensors only;
         downloaded only when there is network and ZOO_OFFLINE / HF_HUB_OFFLINE are not set.
+        Default: true for a name with a tag, else false.
     weights: a local .pt/.pth/.bin/.safetensors file to load instead (implies pretrained).
     num_classes: outputs of the classifier (default: the weights' classes, usually 1000);
         when it differs from the weights' the classifier keeps a fresh initialisation. Every
         other tensor must come from the weights with its shape: a file missing one, or holding
         one the model doesn't have, is a UserError naming them.
     in_channels: input channels (default 3); pretrained stem weights are adapted by timm.
-    tag: a pretrained tag, e.g. "a1_in1k" for resnet18.a1_in1k (default: timm's first).
+    tag: a pretrained tag, e.g. "a1_in1k" (the older spelling of timm/resnet18.a1_in1k;
+        default: timm's first).
     Other keys go to timm.create_model (drop_rate, drop_path_rate, global_pool, ...).
     The model's zoo_head names its classifier (the optimizer's `params: head` uses it).
     """
     import timm
 
-    full_name = f"{name}.{tag}" if tag else name
+    architecture, _, named_tag = name.partition(".")
+    if tag and named_tag and tag != named_tag:
+        raise UserError(f"model timm/{name}: tag: {tag} contradicts the name's tag {named_tag!r}; keep one of them")
+    tag = tag or named_tag
+    if pretrained is None:
+        pretrained = bool(named_tag)
+    full_name = f"{architecture}.{tag}" if tag else architecture
     label = f"timm/{full_name}"
     build = dict(kwargs)
     if num_classes is not None:

@@ -37,7 +37,7 @@ def _drop_aux_heads(model: nn.Module) -> None:
 
 def create_model(
     name: str,
-    pretrained: bool = False,
+    pretrained: Optional[bool] = None,
     weights: Optional[str] = None,
     num_classes: Optional[int] = None,
     in_channels: int = 3,
@@ -45,9 +45,12 @@ def create_model(
 ) -> nn.Module:
     """A torchvision classification model, optionally with pretrained weights and a new head.
 
-    pretrained: load the default ImageNet weights from torch.hub's cache
+    The name may carry the weights' tag: torchvision/resnet50.imagenet1k_v2 is resnet50 with
+    torchvision's ResNet50_Weights.IMAGENET1K_V2 (`zoo list models --pretrained` lists them all).
+    pretrained: load the default (or the tag's) ImageNet weights from torch.hub's cache
         ($TORCH_HOME/hub/checkpoints/<torchvision file name>), hash-checked, tensors only;
-        downloaded only when there is network and ZOO_OFFLINE is not set.
+        downloaded only when there is network and ZOO_OFFLINE is not set. Default: true for a
+        name with a tag, else false.
     weights: a local .pt/.pth/.safetensors file to load instead (implies pretrained).
     num_classes: outputs of the classifier (default: the weights' 1000 ImageNet classes).
     in_channels: input channels; other than 3, the first conv is replaced and its (pretrained)
@@ -62,14 +65,17 @@ def create_model(
     """
     import torchvision.models as tv_models
 
-    builder = tv_models.get_model_builder(name)
+    architecture, _, tag = name.partition(".")
+    if pretrained is None:
+        pretrained = bool(tag)
+    builder = tv_models.get_model_builder(architecture)
     load = pretrained or weights is not None
     weights_enum = tv_pretrained.default_weights(name) if load else None
     user_aux = kwargs.get("aux_logits")
     build_kwargs = {}
     if load:
-        build_kwargs.update(weights_build_arguments(name, weights_enum))
-    elif name in ("googlenet", "inception_v3"):
+        build_kwargs.update(weights_build_arguments(architecture, weights_enum))
+    elif architecture in ("googlenet", "inception_v3"):
         build_kwargs.update(aux_logits=False, init_weights=True)
     build_kwargs.update(kwargs)
     default_classes = len(weights_enum.meta["categories"]) if weights_enum is not None else 1000
@@ -91,7 +97,7 @@ def create_model(
     if state is not None:
         report = apply_state_dict(model, state, replaced=head if classes != default_classes else (), source=path)
         model.zoo_weights = report.as_dict()
-        if name in ("googlenet", "inception_v3") and not user_aux:
+        if architecture in ("googlenet", "inception_v3") and not user_aux:
             _drop_aux_heads(model)
     if in_channels != 3:
         try:

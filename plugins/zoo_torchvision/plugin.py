@@ -24,4 +24,15 @@ def zoo_register_models(registry):
         tags=("torchvision", "imagenet"),
         input_size=(3, 224, 224),
         requires="torchvision",
+        catalog_version=_torchvision_version(),
     )
+
+
+def _torchvision_version() -> str:
+    """The installed torchvision's version (its cards are computed once per version), read without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        return "not installed"

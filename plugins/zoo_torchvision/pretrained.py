@@ -11,6 +11,7 @@ from typing import Optional
 
 import torchvision.models as tv_models
 
+from zoo import UserError
 from zoo.toolkit import downloads_allowed, find_or_download, load_state_dict
 
 # Old DenseNet checkpoints name their layers "norm.1", "conv.2"...; torchvision renames them on
@@ -21,8 +22,19 @@ LEGACY_DENSENET_KEY = re.compile(
 
 
 def default_weights(name: str):
-    """The ``WeightsEnum`` member torchvision uses for ``name`` by default (``...DEFAULT``)."""
-    return tv_models.get_model_weights(name).DEFAULT
+    """The ``WeightsEnum`` member of ``name``: the one torchvision uses by default (``...DEFAULT``),
+    or the one a tagged name (``resnet50.imagenet1k_v2``, any case) names; ``zoo.UserError``
+    naming the tags there are for a tag torchvision does not have."""
+    architecture, _, tag = name.partition(".")
+    enum = tv_models.get_model_weights(architecture)
+    if not tag:
+        return enum.DEFAULT
+    try:
+        return enum[tag.upper()]
+    except KeyError:
+        known = ", ".join(f"{architecture}.{w.name.lower()}" for w in enum)
+        raise UserError(f"model torchvision/{name}: torchvision has no weights {tag!r} for {architecture}; "
+                        f"it has {known}") from None
 
 
 def remap_legacy_densenet_keys(state: dict) -> dict:

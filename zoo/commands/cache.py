@@ -2,10 +2,11 @@
 
     zoo cache [show] [--json]      every entry: its size, what it is for, when it was last used
     zoo cache clear [ENTRY ...]    remove everything, or the entries named (a key's first
-                                   characters, a catalog file's name, or "features"/"catalog")
+                                   characters, a catalog file's name, or "features"/"catalog"/"cards")
 
-The entries are the features kept across runs (``zoo.feature_store``) and the plugin catalogs
-``zoo list`` reads (``zoo.catalog``, one per Python environment). Imports no torch.
+The entries are the features kept across runs (``zoo.feature_store``), the plugin catalogs
+``zoo list`` reads (``zoo.catalog``, one per Python environment) and the model cards computed
+once per source version (``zoo.catalog_cards``). Imports no torch.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from zoo.commands.table import render
 from zoo.errors import UserError
 from zoo.feature_store import SIZE_VARIABLE, FeatureStore, human_size, size_limit
 
-KINDS = ("features", "catalog")
+KINDS = ("features", "catalog", "cards")
 SHORT_KEY = 12  # characters of a feature key shown as its entry name
 
 
 @dataclass(frozen=True)
 class CacheEntry:
     """One file in the cache folder: ``name`` (what ``zoo cache clear`` takes), ``kind``
-    ("features" or "catalog"), ``path``, ``size``, ``last_used`` (epoch seconds), ``purpose``."""
+    ("features", "catalog" or "cards"), ``path``, ``size``, ``last_used`` (epoch seconds), ``purpose``."""
 
     name: str
     kind: str
@@ -68,6 +69,15 @@ def cache_entries() -> list:
         entries.append(CacheEntry(name=path.stem, kind="catalog", path=path, size=stat.st_size,
                                   last_used=max(stat.st_mtime, stat.st_atime),
                                   purpose=f"{whose} plugin catalog (what zoo list reads; rebuilt when plugins change)"))
+    for path in sorted(folder.glob("cards-*.json")) if folder.is_dir() else ():
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        entries.append(CacheEntry(name=path.stem, kind="cards", path=path, size=stat.st_size,
+                                  last_used=max(stat.st_mtime, stat.st_atime),
+                                  purpose=f"model cards computed for {path.stem[len('cards-'):]} "
+                                          f"(zoo list models --compute-cards)"))
     return entries
 
 

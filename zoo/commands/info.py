@@ -99,6 +99,28 @@ def model_statistics(entry: Any, kwargs: dict) -> dict:
     return stats
 
 
+def model_card(entry: Any, described: dict) -> dict:
+    """The catalog card of model ``entry`` (``described``: its ``describe()``): every column of
+    ``zoo.catalog_columns``, published figures first, then the computed card, which is computed
+    now (on the meta device) and kept when the cards of its source lack it."""
+    from zoo.catalog_cards import CardStore
+    from zoo.catalog_columns import card_source, flat_row
+    from zoo.catalog_compute import compute_card
+
+    card = described.get("metadata", {}).get("card") or {}
+    row = {"name": entry.name, "plugin": entry.plugin, "summary": entry.summary, "card": card}
+    store = CardStore(card_source(described))
+    computed = store.cards.get(entry.name)
+    if computed is None:
+        computed, problem = compute_card(entry, card.get("input_size"))
+        try:
+            with store:
+                store.add(entry.name, computed, problem)
+        except OSError:  # an unwritable cache folder: the card is shown, not kept
+            pass
+    return flat_row(row, computed)
+
+
 def task_declarations(entry: Any, kwargs: dict) -> dict:
     """What a task declares (``zoo.task``): the recipe sections it uses and the checkpoints it
     keeps, read from the task its factory builds with ``kwargs`` (its defaults otherwise).
@@ -149,6 +171,7 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     info["parameters"] = [describe_parameter(p, resolved.get(p.name, inspect.Parameter.empty)) for p in shown]
     info["doc"] = entry.doc
     if kind == "models":
+        info["card"] = model_card(entry, info)
         try:
             info.update(model_statistics(entry, kwargs))
         except Exception as exc:  # the statistics are extra; the rest of the info still helps
@@ -196,6 +219,8 @@ def format_info(info: dict, kind: str) -> str:
         lines.append(f"default input size: {' x '.join(str(n) for n in info['input_size'])}")
     if "statistics_error" in info:
         lines.append(f"parameters: not counted ({info['statistics_error']})")
+    if "card" in info:
+        lines.extend(card_lines(info["card"], info.get("metadata", {}).get("pretrained_tags"), info["name"]))
     if "sections" in info:
         lines.append(f"sections: {', '.join(info['sections'])}")
         if info["optional_sections"]:
@@ -203,12 +228,34 @@ def format_info(info: dict, kind: str) -> str:
         saved = info.get("checkpoints") or {}
         lines.append(f"checkpoints: {', '.join(f'{k} {v}' for k, v in saved.items() if v) or 'none'}")
     for key, value in info.get("metadata", {}).items():
-        if value is not None and not (key in ("input_size", "sections") and key in info):
+        if value is not None and key not in ("card", "pretrained_tags") and not (
+                key in ("input_size", "sections") and key in info):
             lines.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
     if info.get("doc"):
         lines.append("")
         lines.append(textwrap.indent(info["doc"], "  "))
     return "\n".join(lines)
+
+
+def card_lines(card: dict, tags: Any, name: str) -> list:
+    """The text lines of a model's catalog card (``model_card``): its figures (``?`` where unknown)
+    and, for an architecture, the tagged names of its pretrained weights."""
+    from zoo.catalog_columns import COLUMNS, shown
+
+    figures = [c for c in COLUMNS if c not in ("name", "plugin", "summary", "res")]
+    cells = dict(zip(figures, shown(card, figures)))
+    lines = ["card ('?': not published by its source, and not computable without weights):"]
+    lines.append(f"  params {cells['params']}, {cells['gmacs']} GMACs at {cells['input_size']}, "
+                 f"head features {cells['features']}, classes {cells['num_classes']}")
+    lines.append(f"  ImageNet-1K top-1 {cells['top1']}%, top-5 {cells['top5']}%; mean {cells['mean']}, std {cells['std']}")
+    weights = f"pretrained weights: {cells['pretrained']}"
+    if card.get("pretrained"):
+        weights += f" (tag {cells['tag']}, license {cells['license']}, file {cells['file_mb']} MB)"
+    lines.append(f"  {weights}")
+    if tags:
+        listed = ", ".join(f"{name}.{tag}" for tag in tags)
+        lines.append(f"  {len(tags)} pretrained tag{'s' if len(tags) != 1 else ''}, each a model name: {listed}")
+    return lines
 
 
 def recipe_info(name: str, *, as_json: bool = False) -> int:

@@ -1,0 +1,109 @@
+"""Computed catalog cards: the figures zoo works out itself, kept once per source version.
+
+Sources publish some figures (``zoo.catalog_columns``); the rest -- parameters, multiply-adds,
+the head's feature width -- zoo computes without weights (``zoo.catalog_compute``), once per
+installed version of a source: one JSON file per source in the cache folder,
+``cards-<source>-<version>.json`` (``cards-timm-1.0.31.json``), holding
+``{"format", "source", "cards": {name: {figure: value}}, "failed": {name: why}}``.
+
+The file is rewritten atomically every few cards while they are computed, so an interrupted
+computation keeps what it did and the next one goes on from there. While one runs, a lock file
+beside it holds its process id: ``zoo list`` then says the cards are being computed. Reading
+imports no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Optional
+
+from zoo.atomic import write_text
+from zoo.bounded_read import read_bounded
+from zoo.catalog import cache_dir
+
+FORMAT = 1
+MAX_BYTES = 64 << 20
+UNSAFE = re.compile(r"[^A-Za-z0-9_.+\-]")
+
+
+def cards_path(source: str) -> Path:
+    """The cards file of ``source`` (``timm-1.0.31``: see ``zoo.catalog_columns.card_source``)."""
+    return cache_dir() / f"cards-{UNSAFE.sub('_', source)}.json"
+
+
+def lock_path(source: str) -> Path:
+    return cards_path(source).with_suffix(".lock")
+
+
+def read_cards(source: str) -> dict:
+    """``{"cards": {...}, "failed": {...}}`` of ``source``: empty when the file is missing, of
+    another format or damaged (it is then computed again, never trusted half-read)."""
+    empty: dict = {"cards": {}, "failed": {}}
+    try:
+        data = json.loads(read_bounded(cards_path(source), MAX_BYTES))
+    except (OSError, ValueError):
+        return empty
+    if (not isinstance(data, dict) or data.get("format") != FORMAT or data.get("source") != source
+            or not isinstance(data.get("cards"), dict) or not isinstance(data.get("failed"), dict)
+            or not all(isinstance(c, dict) for c in data["cards"].values())):
+        return empty
+    return {"cards": data["cards"], "failed": data["failed"]}
+
+
+def computing(source: str) -> Optional[int]:
+    """The process id of a computation of ``source``'s cards that is running now, else None."""
+    try:
+        pid = int(lock_path(source).read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+class CardStore:
+    """The computed cards of one source, saved atomically every ``every`` seconds (and at ``close``).
+
+    Use as a context manager: it holds the lock file while open."""
+
+    def __init__(self, source: str, every: float = 5.0):
+        self.source, self.every = source, every
+        found = read_cards(source)
+        self.cards, self.failed = found["cards"], found["failed"]
+        self._saved_at = time.monotonic()
+        self._dirty = False
+
+    def __enter__(self) -> "CardStore":
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        write_text(lock_path(self.source), str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.save()
+        finally:
+            lock_path(self.source).unlink(missing_ok=True)
+
+    def done(self, name: str) -> bool:
+        """Whether ``name``'s card was computed (or failed) already."""
+        return name in self.cards or name in self.failed
+
+    def add(self, name: str, card: dict, problem: Optional[str] = None) -> None:
+        """Keep ``card`` (the figures computed) for ``name``, with ``problem``: why some could not be."""
+        self.cards[name] = card
+        if problem:
+            self.failed[name] = problem
+        self._dirty = True
+        if time.monotonic() - self._saved_at >= self.every:
+            self.save()
+
+    def save(self) -> None:
+        """Write the file now (atomically), if anything changed since the last save."""
+        if not self._dirty:
+            return
+        data = {"format": FORMAT, "source": self.source, "cards": self.cards, "failed": self.failed}
+        write_text(cards_path(self.source), json.dumps(data, separators=(",", ":")))
+        self._saved_at, self._dirty = time.monotonic(), False

@@ -1,0 +1,175 @@
+"""The columns of the model catalog: one flat row per model (or per pretrained tag) from its card.
+
+A row's figures come from two places: what the model's source publishes (its registry metadata
+``card``: torchvision's weights meta, timm's pretrained configs, a plugin's own declaration) and
+what zoo computed without weights (``zoo.catalog_cards``). A published figure wins; a figure
+neither has is None, shown as ``?``: unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+from zoo.errors import UserError
+from zoo.where import BOOL, NUMBER, TEXT
+
+
+def _count(value: Any) -> str:
+    """``11_689_512`` -> ``11.7M``."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{unit}"
+    return str(value)
+
+
+def _joined(value: Any) -> str:
+    return "x".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _floats(value: Any) -> str:
+    return ",".join(f"{v:.3f}" for v in value) if isinstance(value, (list, tuple)) else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One catalog column: its type for ``--where`` (``zoo.where``), what it holds, and how a
+    table shows a known value."""
+
+    name: str
+    kind: str
+    description: str
+    show: Callable[[Any], str] = str
+    comparable: Callable[[Any], Any] = lambda value: value  # the value ``--where`` and ``--sort`` see
+
+
+COLUMNS = {c.name: c for c in (
+    Column("name", TEXT, "the name a recipe's model.name takes (with a tag: its pretrained weights)"),
+    Column("params", NUMBER, "parameters", _count),
+    Column("gmacs", NUMBER, "multiply-adds of one image at the default input size, in billions", lambda v: f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"),
+    Column("top1", NUMBER, "ImageNet-1K top-1 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
+    Column("top5", NUMBER, "ImageNet-1K top-5 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
+    Column("res", NUMBER, "the default input's height in pixels"),
+    Column("input_size", TEXT, "the default input: channels x height x width", _joined, _joined),
+    Column("mean", TEXT, "the normalization mean per channel", _floats, _floats),
+    Column("std", TEXT, "the normalization std per channel", _floats, _floats),
+    Column("num_classes", NUMBER, "outputs of the classifier as published"),
+    Column("features", NUMBER, "the feature width of the head a new head replaces (its inputs)"),
+    Column("pretrained", BOOL, "whether pretrained weights exist", lambda v: "yes" if v else "no"),
+    Column("tag", TEXT, "the pretrained tag (an architecture's row: its default tag)"),
+    Column("tags", NUMBER, "how many pretrained tags the architecture has"),
+    Column("license", TEXT, "the weights' license, where the source publishes it"),
+    Column("file_mb", NUMBER, "the weights file's size in MB, where the source publishes it", lambda v: f"{v:.1f}"),
+    Column("plugin", TEXT, "the plugin that provides it"),
+    Column("summary", TEXT, "one line about it"),
+)}
+CARD_FIGURES = tuple(n for n in COLUMNS if n not in ("name", "plugin", "summary", "res"))
+DEFAULT_COLUMNS = ("name", "summary", "plugin")
+CARD_COLUMNS = ("name", "params", "gmacs", "res", "top1", "tag", "plugin")
+WHERE_TYPES = {name: column.kind for name, column in COLUMNS.items()}
+
+
+def card_source(row: dict) -> str:
+    """Which source's computed cards hold ``row``'s (a catalog entry's) figures: ``timm-1.0.31``
+    for a namespace with a ``catalog_version``, else ``<plugin>-<distribution version>``."""
+    metadata = row.get("metadata") or {}
+    version = metadata.get("catalog_version") or row.get("version") or "unversioned"
+    plugin = row.get("plugin") or "direct"
+    return f"{plugin}-{version}"
+
+
+def entry_rows(row: dict, *, pretrained: bool) -> list:
+    """The catalog rows of one entry (``zoo.catalog`` row): the entry itself, or with
+    ``pretrained`` one row per pretrained tag (``timm/resnet50.a1_in1k``; an entry with weights
+    but no tags keeps its own row), each with its published figures and the ``source`` of its
+    computed cards (``card_source``)."""
+    metadata = row.get("metadata") or {}
+    card = metadata.get("card") or {}
+    base = {"name": row["name"], "plugin": row.get("plugin"), "summary": row.get("summary", ""), "card": card,
+            "source": card_source(row)}
+    tags = metadata.get("pretrained_tags") or {}
+    if not pretrained:
+        return [base]
+    if not tags:
+        return [base] if card.get("pretrained") else []
+    rows = []
+    for tag, differs in tags.items():
+        published = {**card, **differs, "tag": tag}
+        rows.append({**base, "name": f"{row['name']}.{tag}", "card": published, "architecture": row["name"],
+                     "own_build": bool({"num_classes", "input_size"} & set(differs))})
+    return rows
+
+
+UNKNOWN = dict.fromkeys(COLUMNS)
+
+
+def flat_row(row: dict, computed: Optional[dict]) -> dict:
+    """Every column of ``row`` (from ``entry_rows``): published figures first, then those in
+    ``computed`` (this name's computed card, or None); unknown figures are None."""
+    flat = {**UNKNOWN, **(computed or {})}
+    card = row["card"]
+    if None in card.values():  # a published None is unknown: it leaves a computed figure in place
+        card = {k: v for k, v in card.items() if v is not None}
+    flat.update(card)
+    flat["name"], flat["plugin"], flat["summary"] = row["name"], row["plugin"], row["summary"]
+    size = flat["input_size"]
+    flat["res"] = size[-2] if isinstance(size, (list, tuple)) and len(size) >= 2 else None
+    return flat
+
+
+def parse_columns(text: Optional[str], default: Sequence[str]) -> list:
+    """``"name,params,gmacs"`` as a list of known column names (``default`` when None); a
+    ``zoo.UserError`` naming an unknown one and listing the known ones."""
+    if text is None:
+        return list(default)
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError(f"--columns: no column named in {text!r}; columns: {', '.join(COLUMNS)}")
+    for name in names:
+        if name not in COLUMNS:
+            raise UserError(f"--columns: unknown column {name!r}; columns: {', '.join(COLUMNS)}")
+    return names
+
+
+def sort_rows(rows: list, text: Optional[str]) -> list:
+    """``rows`` sorted by ``text``: comma-separated columns, each ascending or, written ``-col``,
+    descending; unknown values last either way. A ``zoo.UserError`` names an unknown column."""
+    if not text:
+        return rows
+    keys = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        descending = part.startswith("-")
+        name = part.lstrip("-+").lower()
+        if name not in COLUMNS:
+            raise UserError(f"--sort: unknown column {name!r}; columns: {', '.join(COLUMNS)} "
+                            f"(-COLUMN sorts high to low: --sort=-top1)")
+        keys.append((COLUMNS[name], descending))
+    for column, descending in reversed(keys):  # stable sorts, last key first
+        known = [r for r in rows if r.get(column.name) is not None]
+        unknown = [r for r in rows if r.get(column.name) is None]
+        known.sort(key=lambda r: column.comparable(r[column.name]), reverse=descending)
+        rows = known + unknown
+    return rows
+
+
+def shown(row: dict, names: Iterable[str]) -> list:
+    """The table cells of ``row`` for the columns ``names`` (``?`` for an unknown figure)."""
+    cells = []
+    for name in names:
+        value = row.get(name)
+        cells.append("?" if value is None else COLUMNS[name].show(value))
+    return cells
+
+
+LISTED = tuple(name for name, column in COLUMNS.items() if column.kind == TEXT and column.show is not str)
+
+
+def comparable_row(row: dict, names: Iterable[str] = LISTED) -> dict:
+    """``row`` as ``--where`` sees it: the list-valued columns among ``names`` as text (``3x224x224``)."""
+    listed = [n for n in names if n in LISTED and row.get(n) is not None]
+    if not listed:
+        return row
+    found = dict(row)
+    for name in listed:
+        found[name] = COLUMNS[name].comparable(found[name])
+    return found
