@@ -73,3 +73,16 @@ def test_pretrained_lists_every_tag_and_info_shows_the_card(zoo_cli):
     text = zoo_cli("info", "model", "torchvision/resnet50").stdout
     assert "params 25.6M, 4.09 GMACs at 3x224x224, head features 2048" in text
     assert "top-1 80.9%" in text and "torchvision/resnet50.imagenet1k_v1, torchvision/resnet50.imagenet1k_v2" in text
+
+
+def test_a_recipe_names_a_torchvision_tag_as_torchvision_spells_it(tmp_path, capsys):
+    from zoo.cli import main
+
+    recipe = tmp_path / "tagged.yaml"
+    body = ("task: {name: classification, epochs: 1}\ndata: {name: digits}\n"
+            "model: {name: %s, pretrained: false}\nloss: {name: cross_entropy}\noptimizer: {name: adam}\n")
+    recipe.write_text(body % "torchvision/resnet18.IMAGENET1K_V1")
+    assert main(["run", str(recipe), "--dry-run"]) == 0, capsys.readouterr().err
+    recipe.write_text(body % "torchvision/ResNet18.IMAGENET1K_V1")  # capitals only in the tag
+    assert main(["run", str(recipe), "--dry-run"]) == 2
+    assert "model.name: 'torchvision/ResNet18.IMAGENET1K_V1' is not a model name" in capsys.readouterr().err

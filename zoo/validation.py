@@ -220,10 +220,18 @@ def _section_mapping(recipe: Any, section: str) -> dict:
         raise UserError(f"{recipe.where((section,))}: {section}: missing name (which {kind.singular} to use; "
                         f"{example})")
     name = spec["name"]
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not (NAME_RE.match(name) or is_tagged_name(name)):
         raise UserError(f"{recipe.where((section, 'name'))}: {section}.name: {show_value(name)} is not a "
                         f"{kind.singular} name (lowercase letters, digits, '_', '.', '-', '/'; {example})")
     return spec
+
+
+def is_tagged_name(name: str) -> bool:
+    """Whether ``name`` is a catalog name with a weights tag spelled as its source spells it:
+    ``torchvision/resnet50.IMAGENET1K_V2`` (torchvision's enum names are upper case). Only the
+    tag may hold capitals; the registry finds tags whatever their case."""
+    architecture, dot, tag = name.partition(".")
+    return bool(dot) and "/" in architecture and bool(NAME_RE.match(architecture)) and bool(NAME_RE.match(name.lower()))
 
 
 def renamed_on_command_line(recipe: Any, section: str) -> bool:
