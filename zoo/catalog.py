@@ -14,7 +14,7 @@ filled. The file is valid while its *fingerprint* matches the environment:
 
 Computing it reads metadata and stats files; it never imports a plugin, torch or a catalog.
 The file is written atomically (temporary file, fsync, rename); a missing, stale or corrupt
-cache is rebuilt, never fatal: reading checks its whole shape (with pydantic's engine), so valid
+cache is rebuilt, never fatal: the file starts with a checksum of the rest (SHA-256), so valid
 JSON holding the wrong types counts as corrupt too.
 """
 
@@ -126,45 +126,45 @@ def _name_and_version(dist: Any) -> tuple:
 MAX_CACHE_BYTES = 64 << 20  # timm's 1,300 names take well under 1 MiB
 
 
-def _shape() -> Any:
-    """A pydantic-core validator of the cache file's shape, which is what ``build`` writes.
+#: How the cache file starts: its checksum, then the catalog's own keys (``sealed``, ``unsealed``).
+SEAL_PREFIX = b'{"checksum":"'
+SEAL_LENGTH = len(SEAL_PREFIX) + 64 + 2  # the prefix, a SHA-256 in hex, then '",'
 
-    pydantic's engine without pydantic's Python layer: importing it and building this takes a few
-    milliseconds, so reading the cache stays instant. Strict: no conversions (``"5"`` is not 5).
-    """
-    from pydantic_core import SchemaValidator, core_schema as cs
 
-    def fields(**schemas: Any) -> Any:
-        return cs.typed_dict_schema({k: cs.typed_dict_field(v) for k, v in schemas.items()}, strict=True)
+def sealed(data: dict) -> str:
+    """``data`` as the cache file's JSON text: a ``checksum`` key first, the SHA-256 of the rest."""
+    body = json.dumps(data, separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return f'{SEAL_PREFIX.decode()}{digest}",{body[1:]}' if len(body) > 2 else body
 
-    text, optional = cs.str_schema(), cs.nullable_schema(cs.str_schema())
-    entry = fields(name=text, kind=text, summary=text, plugin=optional, distribution=optional, version=optional,
-                   tags=cs.list_schema(text), metadata=cs.dict_schema(text, cs.any_schema()))
-    plugin = fields(name=text, module=text, distribution=optional, version=optional,
-                    status=cs.literal_schema(["loaded", "failed"]), error=optional, hooks=cs.list_schema(text),
-                    counts=cs.dict_schema(text, cs.int_schema()))
-    catalog = fields(format=cs.literal_schema([FORMAT]), zoo=text, fingerprint=text,
-                     entries=cs.dict_schema(text, cs.list_schema(entry)), plugins=cs.list_schema(plugin),
-                     recipe_dirs=cs.list_schema(cs.tuple_schema([text, text])))
-    return SchemaValidator(catalog)
+
+def unsealed(raw: bytes) -> Optional[dict]:
+    """The catalog in the cache file's bytes ``raw`` when its checksum matches the rest (so it is,
+    byte for byte, what ``sealed`` wrote), else None: a file cut short, edited or of another
+    format."""
+    if len(raw) <= SEAL_LENGTH or not raw.startswith(SEAL_PREFIX) or raw[SEAL_LENGTH - 2:SEAL_LENGTH] != b'",':
+        return None
+    body = b"{" + raw[SEAL_LENGTH:]
+    if hashlib.sha256(body).hexdigest().encode() != raw[len(SEAL_PREFIX):SEAL_LENGTH - 2]:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
 
 
 def read(path: Optional[Path] = None) -> Optional[dict]:
-    """The cached catalog if it exists, has the shape ``build`` writes (checked strictly with
-    pydantic-core: a string where a list belongs, an entry without a name, ``plugins: [5, null]``
-    are all a mismatch) and matches this environment; else None, and the caller rebuilds it."""
-    from pydantic_core import ValidationError
-
+    """The cached catalog if it exists, is exactly what ``build`` wrote (its checksum matches:
+    a string where a list belongs, an entry without a name, a file cut short are all a
+    mismatch) and matches this environment; else None, and the caller rebuilds it."""
     path = path or cache_path()
     try:
         raw = read_bounded(path, MAX_CACHE_BYTES)
     except OSError:  # missing, unreadable, a FIFO or a device, too large
         return None
-    try:
-        data = _shape().validate_json(raw, strict=True)
-    except ValidationError:  # not JSON, or JSON of another shape
-        return None
-    if data["fingerprint"] != fingerprint():
+    data = unsealed(raw)
+    if data is None or data.get("fingerprint") != fingerprint():
         return None
     return data
 
@@ -231,7 +231,7 @@ def load(*, refresh: bool = False, quiet: bool = False) -> dict:
 
     data = build(get_manager(quiet=quiet))
     try:
-        write_text(path, json.dumps(data, separators=(",", ":")))
+        write_text(path, sealed(data))
     except OSError:
         pass
     data["cached"] = False
