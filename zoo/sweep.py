@@ -185,7 +185,6 @@ def resume(target: str, *, workers: int = 1, threads: Optional[int] = None) -> S
             print(f"sweep: trial {frozen.number} was left running by a process that is gone: continuing it",
                   flush=True)
             run_trial(worker, reopen(study, frozen.number), total=settings.trials)
-            write_sweep_json(study, settings, worker.space, folder, url)
     run_workers(sweep, workers, threads)
     return sweep
 
@@ -197,26 +196,22 @@ def make_worker(sweep: Sweep, study: object, settings: Settings) -> Worker:
         raise UserError(f"the sweep's recipe {settings.recipe} is not on this machine (run zoo sweep --join "
                         f"from the folder the sweep was started in, or copy the recipe there)")
     return Worker(study=study, settings=settings, space=parse_space(settings.arguments), folder=sweep.folder,
-                  recipe_path=recipe_path)
+                  recipe_path=recipe_path, storage=sweep.storage)
 
 
 def work(sweep: Sweep, *, worker_index: int = 0, threads: Optional[int] = None) -> None:
     """Run queued trials of ``sweep`` in this process until the queue is empty, rewriting
-    sweep.json after each; ``threads`` sets torch's intra-op threads."""
-    import optuna
-
+    sweep.json as each starts and ends; ``threads`` sets torch's intra-op threads."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     probe, _ = load(sweep.storage, sweep.study_name)
     started = sum(1 for t in probe.get_trials(deepcopy=False) if t.state.name != "WAITING")
     study, settings = load(sweep.storage, sweep.study_name, offset=worker_index + 7919 * started)
     worker = make_worker(sweep, study, settings)
     while (trial := take_queued(study)) is not None:
         run_trial(worker, trial, total=settings.trials)
-        write_sweep_json(study, settings, worker.space, sweep.folder, sweep.storage)
 
 
 def run_workers(sweep: Sweep, workers: int, threads: Optional[int]) -> None:

@@ -73,6 +73,7 @@ def open_storage(url: str) -> Any:
     Raises ``zoo.UserError`` naming the URL when Optuna can't open it."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # zoo prints what the sweep does
     try:
         if "://" in url:
             kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
@@ -107,7 +108,7 @@ def make_pruner(name: Optional[str]) -> Any:
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)
     return optuna.pruners.NopPruner()

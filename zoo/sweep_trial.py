@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from zoo.errors import RunFailure, UserError
+from zoo.sweep_record import write_sweep_json
 from zoo.sweep_space import Space
 from zoo.sweep_study import Settings, direction_of
 
@@ -43,14 +44,19 @@ class TrialPruned(Exception):
 @dataclass
 class Worker:
     """What a process running a sweep's trials holds: the ``study``, its ``settings`` and parsed
-    ``space``, this process's sweep ``folder`` (the trials' run folders go under it) and the
-    recipe file it loads."""
+    ``space``, this process's sweep ``folder`` (the trials' run folders go under it), the
+    recipe file it loads, and the study's ``storage`` URL (sweep.json names it)."""
 
     study: Any
     settings: Settings
     space: Space
     folder: Path
     recipe_path: Path
+    storage: str
+
+    def record(self) -> None:
+        """Rewrite this process's sweep.json from the study."""
+        write_sweep_json(self.study, self.settings, self.space, self.folder, self.storage)
 
 
 def trial_params(trial: Any, space: Space) -> dict:
@@ -99,8 +105,9 @@ def objective_value(report: dict, objective: str) -> float:
 
 
 def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str:
-    """Run ``trial`` (an ``optuna.Trial`` taken for this process) to its end and tell the study.
-    Returns its state: ``complete``, ``pruned`` or ``failed``. Ctrl-C propagates, leaving it RUNNING."""
+    """Run ``trial`` (an ``optuna.Trial`` taken for this process) to its end and tell the study;
+    sweep.json is rewritten when it starts and when it ends. Returns its state: ``complete``,
+    ``pruned`` or ``failed``. Ctrl-C propagates, leaving it RUNNING."""
     import optuna
 
     started = time.perf_counter()
@@ -110,6 +117,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     trial.set_user_attr("runs", [str(path.resolve()) for path, _ in folders])
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
+    worker.record()
     shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
     of = f"/{total}" if total else ""
     print(f"sweep: trial {trial.number}{of}: {shown} -> {folders[0][0]}", flush=True)
@@ -138,6 +146,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     else:
         worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned" else optuna.trial.TrialState.FAIL)
         print(f"sweep: trial {trial.number}: {state}: {error}", flush=True)
+    worker.record()
     return state
 
 
