@@ -169,24 +169,21 @@ def parse_range(key: str, argument: str, name: str, inside: str) -> Dimension:
 
 
 def check_space(recipe_path: Path, space: Space) -> None:
-    """Check every listed value and both bounds of every range of ``space``, each with the fixed
-    overrides and the first value of every other key, against the recipe at ``recipe_path``, as
-    ``zoo run`` checks its overrides (``zoo.recipe_check.check_recipe``): an unknown key, a value
-    of the wrong type for the factory. Builds nothing but task objects. Raises ``zoo.UserError``
-    naming the key and the value at fault."""
+    """Check the recipe at ``recipe_path`` with the fixed overrides, then with each listed value
+    and both bounds of every range of ``space`` in turn, as ``zoo run`` checks its overrides
+    (``zoo.recipe_check.check_recipe``): an unknown key, a value of the wrong type for the
+    factory. Builds nothing but task objects. Raises ``zoo.UserError`` naming the key and the
+    value at fault."""
     from zoo.plugins import get_manager
     from zoo.recipe import load_recipe
     from zoo.recipe_check import check_recipe
 
     registries = get_manager().registries
-    first = {k: (d.values[0] if d.kind == "grid" else d.low) for k, d in space.dimensions.items()}
-    check_recipe(load_recipe(recipe_path, space.overrides(first)), registries)  # the fixed ones, and the keys
+    check_recipe(load_recipe(recipe_path, space.fixed), registries)
     for key, dimension in space.dimensions.items():
-        tried = dimension.choices if dimension.kind == "grid" else (dimension.low, dimension.high)
-        for value in tried[1:] if dimension.kind == "grid" else tried:
-            params = dict(first, **{key: value})
+        for value in dimension.choices if dimension.kind == "grid" else (dimension.low, dimension.high):
             try:
-                check_recipe(load_recipe(recipe_path, space.overrides(params)), registries)
+                check_recipe(load_recipe(recipe_path, space.overrides({key: value})), registries)
             except UserError as exc:
                 raise UserError(f"sweep {key}: the value {dimension.override(value).partition('=')[2]} "
                                 f"is refused: {exc}") from exc
