@@ -23,7 +23,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import IO, Iterator, Optional, Sequence
 
 from zoo.errors import Interrupted, UserError
 from zoo.sweep_record import read_sweep_json, stored_storage, write_sweep_json
@@ -238,20 +238,19 @@ def resumable(sweep: Sweep) -> Iterator[None]:
 
 
 def run_children(sweep: Sweep, workers: int, threads: Optional[int]) -> None:
-    """Run the queue in ``workers`` child processes (see ``run_workers``)."""
+    """Run the queue in ``workers`` child processes (see ``run_workers``). On Linux they are forked
+    from this process, which has torch and the plugins loaded already (a worker starts in
+    milliseconds, not seconds); elsewhere each is a new ``zoo sweep --join`` process."""
     each = threads or max(1, cores() // workers)
-    env = dict(os.environ, OMP_NUM_THREADS=str(each), MKL_NUM_THREADS=str(each), PYTHONUNBUFFERED="1")
     print(f"sweep: {workers} worker processes, {each} thread{'s' if each > 1 else ''} each", flush=True)
-    children = []
-    for index in range(1, workers + 1):
-        argv = [sys.executable, "-m", "zoo", "sweep", "--join", str(sweep.folder), "--storage", sweep.storage,
-                "--threads", str(each), "--worker-index", str(index)]
-        child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pump = threading.Thread(target=relay, args=(child, f"[worker {index}] "), daemon=True)
+    os.environ.update(OMP_NUM_THREADS=str(each), MKL_NUM_THREADS=str(each))  # for the children: this process only waits
+    children = [start_child(sweep, index, each) for index in range(1, workers + 1)]
+    pumps = [threading.Thread(target=relay, args=(output, f"[worker {index}] "), daemon=True)
+             for index, (_, output) in enumerate(children, 1)]
+    for pump in pumps:
         pump.start()
-        children.append((child, pump))
     try:
-        for child, pump in children:
+        for (child, _), pump in zip(children, pumps):
             child.wait()
             pump.join()
     except KeyboardInterrupt:  # the workers got the same Ctrl-C: let them leave their trials resumable
@@ -267,9 +266,73 @@ def run_children(sweep: Sweep, workers: int, threads: Optional[int]) -> None:
               f"its trial, if any, is continued by zoo sweep --resume {sweep.folder}", flush=True)
 
 
-def relay(child: subprocess.Popen, prefix: str) -> None:
-    """Print each line of ``child``'s output with ``prefix``."""
-    for line in child.stdout:
+class ForkedWorker:
+    """A worker forked from this process, waited on like a ``subprocess.Popen``."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: Optional[int] = None
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Wait for the worker to end (``timeout`` seconds at most; ``subprocess.TimeoutExpired``
+        after that); returns its exit status."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            else:
+                time.sleep(0.1)
+        return self.returncode
+
+    def kill(self) -> None:
+        """Stop the worker at once."""
+        os.kill(self.pid, 9)
+
+
+def start_child(sweep: Sweep, index: int, threads: int) -> tuple:
+    """Start worker ``index`` of ``sweep`` with ``threads`` torch threads; returns ``(process, its
+    output as a text file)``."""
+    if sys.platform != "linux":
+        argv = [sys.executable, "-m", "zoo", "sweep", "--join", str(sweep.folder), "--storage", sweep.storage,
+                "--threads", str(threads), "--worker-index", str(index)]
+        child = subprocess.Popen(argv, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        return child, child.stdout
+    read, write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker: its output goes to the pipe; it never returns into the caller's code
+        status = 1
+        try:
+            os.close(read)
+            os.dup2(write, 1)
+            os.dup2(write, 2)
+            work(sweep, worker_index=index, threads=threads)
+            status = 0
+        except KeyboardInterrupt as exc:
+            status = getattr(exc, "exit_code", 130)
+        except UserError as exc:
+            print(f"zoo: error: {exc}", file=sys.stderr)
+            status = UserError.exit_code
+        except BaseException as exc:  # a failure outside any trial (a trial's own is recorded in the study)
+            print(f"zoo: error: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    os.close(write)
+    return ForkedWorker(pid), os.fdopen(read, "r", encoding="utf-8", errors="replace")
+
+
+def relay(output: IO, prefix: str) -> None:
+    """Print each line of a worker's ``output`` with ``prefix``."""
+    for line in output:
         print(prefix + line, end="", flush=True)
 
 
