@@ -90,5 +90,6 @@ def test_workers_2_run_a_grid_in_two_processes_with_their_share_of_the_cores(tmp
     document = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert [t["state"] for t in document["trials"]] == ["complete"] * 4
     assert sorted(p.name for p in (tmp_path / "sw" / "trials").iterdir()) == ["0000", "0001", "0002", "0003"]
-    workers = {line.split("]")[0] + "]" for line in result.stdout.splitlines() if "sweep: trial" in line and line.startswith("[worker")}
-    assert workers == {"[worker 1]", "[worker 2]"}
+    started = re.findall(r"^(\[worker \d\]) sweep: trial (\d)/4: ", result.stdout, re.M)
+    assert sorted(number for _, number in started) == ["0", "1", "2", "3"]  # each trial taken by one worker once
+    assert {worker for worker, _ in started} == {"[worker 1]", "[worker 2]"}

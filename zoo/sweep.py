@@ -210,7 +210,7 @@ def work(sweep: Sweep, *, worker_index: int = 0, threads: Optional[int] = None) 
     started = sum(1 for t in probe.get_trials(deepcopy=False) if t.state.name != "WAITING")
     study, settings = load(sweep.storage, sweep.study_name, offset=worker_index + 7919 * started)
     worker = make_worker(sweep, study, settings)
-    while (trial := take_queued(study)) is not None:
+    while (trial := take_queued(study, sweep.storage)) is not None:
         run_trial(worker, trial, total=settings.trials)
 
 

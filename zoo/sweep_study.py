@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from zoo.errors import UserError
 
@@ -152,24 +154,46 @@ def load(storage_url: str, name: str, offset: int = 0) -> tuple:
                              pruner=make_pruner(settings.pruner)), settings
 
 
-def take_queued(study: Any) -> Any:
+def take_queued(study: Any, storage_url: str) -> Any:
     """The next queued trial, taken for this process (``Study.ask`` without its fallback of making a
     new trial: a sweep runs only the trials it queued); None when the queue is empty. Optuna's
-    pop moves the trial to RUNNING atomically: a trial taken by another worker is skipped."""
+    pop moves the trial from WAITING to RUNNING and skips one another worker took; on SQLite
+    (``storage_url``) its read and its write are separate transactions, so the pop is held
+    under a lock file beside the database, one process at a time (``queue_lock``)."""
     import optuna
     from sqlalchemy.exc import OperationalError
 
     for attempt in range(20):
         try:
-            trial_id = study._pop_waiting_trial_id()
+            with queue_lock(storage_url):
+                trial_id = study._pop_waiting_trial_id()
             break
-        except OperationalError:  # SQLite busy: two workers taking a trial at the same instant
-            import time
-
+        except OperationalError:  # SQLite busy: a write of another worker took longer than the timeout
             time.sleep(0.05 + random.random() * 0.2)
     else:
         raise UserError("the study's SQLite file stayed locked; give --storage a database server or a journal file")
     return None if trial_id is None else optuna.Trial(study, trial_id)
+
+
+@contextmanager
+def queue_lock(storage_url: str) -> Iterator[None]:
+    """Hold ``<database>.lock`` exclusively (``flock``) while the block runs, for a SQLite
+    ``storage_url``; nothing for other storages (a database server locks the row it pops, a
+    journal file applies the pops in order) or where ``fcntl`` is missing."""
+    prefix = "sqlite:///"
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if not storage_url.startswith(prefix) or fcntl is None:
+        yield
+        return
+    with open(storage_url[len(prefix):] + ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def reopen(study: Any, number: int) -> Any:
