@@ -2,13 +2,14 @@
 
 ``start`` validates the space against the recipe (``zoo.sweep_space``) before anything runs,
 makes the sweep folder and the study with every trial queued (``zoo.sweep_study``), then runs
-the trials (``zoo.sweep_trial``): in this process, or with ``workers`` > 1 in that many
-``zoo sweep --join`` processes, each given its share of the cores (``OMP_NUM_THREADS`` and
-``torch.set_num_threads``). ``join`` runs queued trials of an existing sweep: its folder (on a
-file system this machine shares), or its study's name in ``--storage``, the trials' run folders
-then going in a sweep folder on this machine. ``resume`` first continues the trials that a dead
-process of this machine left RUNNING (their run folders resume from their checkpoints), then
-the queue. Each finished trial rewrites sweep.json; the end draws the pictures.
+the trials (``zoo.sweep_trial``): in this process, or with ``workers`` > 1 in that many worker
+processes (forked from this one on Linux, else ``zoo sweep --join`` processes), each given its
+share of the cores (``OMP_NUM_THREADS`` and ``torch.set_num_threads``). ``join`` runs queued
+trials of an existing sweep: its folder (on a file system this machine shares), or its study's
+name in ``--storage``, the trials' run folders then going in a sweep folder on this machine.
+``resume`` first continues the trials that a dead process of this machine left RUNNING (their
+run folders resume from their checkpoints), then the queue. sweep.json is rewritten as each
+trial starts and ends; the end draws the pictures.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """``sweep.json``: the sweep as its folder records it, read from the study.
 
-Written atomically (``zoo.atomic``) after every trial by the process that ran it, and at the
-end; ``zoo runs``, ``zoo compare`` and the report page read it. The layout is in README's
-Sweeps section: the study's name, storage, sampler, pruner and direction, the objective, the
-space, the seeds, one entry per trial (state, params, the value of each seed's run, their mean
-and spread, seconds, run folders, the error of a failed trial, the machine) and the best trial.
+Written atomically (``zoo.atomic``) as each trial starts and ends, by the process that runs it,
+and at the end; ``zoo runs``, ``zoo compare`` and the report page read it. It holds the recipe's
+name and file, when the sweep was made and updated, its command, the study's name, storage,
+sampler, pruner and direction, the objective, the space, the seeds, one entry per trial (state
+``complete``/``pruned``/``failed``/``running``/``waiting``, params, the value of each seed's
+run, their mean and spread, seconds, run folders relative to the sweep folder or absolute
+outside it, the error of a failed trial, the machine), the best trial (null until one
+completes) and the pictures.
 """
 
 from __future__ import annotations
