@@ -552,6 +552,18 @@ def per_sample_loss(ctx: Ctx) -> list:
 # -- the table ---------------------------------------------------------------------------------
 
 LINE = r"r\.yaml:\d+"  # file:line in the recipe
+# -- issue 16: zoo sweep (the rows' setups)
+
+
+def sweep_args(ctx: Ctx, *args: str) -> list:
+    """``zoo sweep`` of the row's recipe with ``args``, into ``ctx.tmp/sweep``."""
+    return ["sweep", ctx.recipe(), *args, "--output", ctx.tmp / "sweep"]
+
+
+def no_sweep_folder(ctx: Ctx) -> None:
+    assert not (ctx.tmp / "sweep").exists()
+
+
 CASES = [
     # recipes
     Case("yaml syntax error", lambda c: ["run", c.edited("lr: 0.003}", "lr: 0.003"), "--dry-run"],
@@ -785,7 +797,37 @@ CASES = [
          r"^--columns: unknown column 'flops'; columns: name, params, gmacs, "),
     Case("--where on datasets", lambda c: ["list", "datasets", "--where", "params < 10M"],
          r"^--pretrained, --where, --sort, --columns and --compute-cards list models, not datasets"),
+    # -- issue 16: zoo sweep, refused before any trial starts (no sweep folder made)
+    Case("sweep over an unknown key", lambda c: sweep_args(c, "optimizer.lrr=0.1,0.01"),
+         r"^sweep optimizer\.lrr: the value 0\.1 is refused: command line \(optimizer\.lrr=0\.1\): optimizer\.lrr: "
+         r"unknown key for optimizer 'adam' "
+         r"\(did you mean 'lr'\?\)", after=no_sweep_folder),
+    Case("sweep over an empty list", lambda c: sweep_args(c, "optimizer.lr="),
+         r"^sweep 'optimizer\.lr=': optimizer\.lr: no values \(an empty list\)", after=no_sweep_folder),
+    Case("sweep list with an empty value", lambda c: sweep_args(c, "optimizer.lr=0.1,,0.01"),
+         r"^sweep 'optimizer\.lr=0\.1,,0\.01': optimizer\.lr: an empty value in the list", after=no_sweep_folder),
+    Case("sweep loguniform from 0", lambda c: sweep_args(c, "optimizer.lr=loguniform(0,1)", "--trials", "2"),
+         r"^sweep 'optimizer\.lr=loguniform\(0,1\)': optimizer\.lr: loguniform needs bounds above 0",
+         after=no_sweep_folder),
+    Case("sweep range with low above high", lambda c: sweep_args(c, "model.dropout=uniform(0.5,0.1)", "--trials", "2"),
+         r"^sweep 'model\.dropout=uniform\(0\.5,0\.1\)': model\.dropout: the low bound 0\.5 is above the high "
+         r"bound 0\.1", after=no_sweep_folder),
+    Case("sweep with an unknown distribution", lambda c: sweep_args(c, "optimizer.lr=normal(0,1)", "--trials", "2"),
+         r"^sweep 'optimizer\.lr=normal\(0,1\)': optimizer\.lr: unknown distribution 'normal'; use loguniform",
+         after=no_sweep_folder),
+    Case("sweep value of the wrong type", lambda c: sweep_args(c, "optimizer.lr=0.1,fast"),
+         r"^sweep optimizer\.lr: the value fast is refused: command line \(optimizer\.lr=fast\): optimizer\.lr: "
+         r"expected float > 0, got 'fast' \(str\)", after=no_sweep_folder),
+    Case("sweep range bound the factory refuses", lambda c: sweep_args(c, "task.epochs=int(0,3)", "--trials", "2"),
+         r"^sweep task\.epochs: the value 0 is refused: .*task\.epochs: expected int in \(0, 1000000\], got 0",
+         after=no_sweep_folder),
+    Case("sweep grid sampler over a range",
+         lambda c: sweep_args(c, "optimizer.lr=loguniform(1e-4,1e-1)", "--sampler", "grid", "--trials", "2"),
+         r"^--sampler grid: optimizer\.lr is a range, which has no grid", after=no_sweep_folder),
+    Case("sweep resume of a run folder", lambda c: ["sweep", "--resume", c.trained()],
+         r"^.*/run: not a sweep folder \(no sweep\.json there\)$"),
 ]
+
 
 
 # -- issue 19: runs, resume, signals (the rows' setups)

@@ -5,6 +5,9 @@
     zoo info KIND NAME [KEY=VALUE ...] [--json]
     zoo plugins [--json]
     zoo run RECIPE [KEY=VALUE ...] [--output DIR] [--resume DIR] [--dry-run]
+    zoo sweep RECIPE KEY=V1,V2 'KEY=loguniform(A,B)' ... [--trials N] [--sampler tpe|random|grid]
+              [--seeds K] [--workers W] [--storage URL] [--prune median|hyperband] [--objective NAME]
+              [--output DIR] | --join SWEEP | --resume SWEEP_DIR
     zoo eval RUN_DIR [KEY=VALUE ...] [--json]
     zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
@@ -82,6 +85,27 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--resume", metavar="DIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--dry-run", action="store_true",
                    help="validate everything (names, keys, data files) and print the resolved recipe")
+
+    p = commands.add_parser("sweep", help="run a recipe over a grid or sampled settings (Optuna), compare the trials")
+    p.add_argument("recipe", nargs="?", metavar="RECIPE", help="a YAML file or a recipe name")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUES",
+                   help="KEY=A,B,C (a list), 'KEY=loguniform(A,B)', 'KEY=uniform(A,B)', 'KEY=int(A,B)', "
+                        "or KEY=VALUE fixed for every trial (values are YAML)")
+    p.add_argument("--trials", type=int, metavar="N", help="how many trials (default: the whole grid; needed for ranges)")
+    p.add_argument("--sampler", metavar="tpe|random|grid", help="default: grid when every key is a list, else tpe")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="run each setting with K seeds: mean and spread")
+    p.add_argument("--workers", type=int, default=1, metavar="W",
+                   help="trials in W parallel processes, each given its share of the cores")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads per worker (default: the cores / W)")
+    p.add_argument("--storage", metavar="URL",
+                   help="the study's storage: a database URL Optuna takes, or a journal file (default: study.db in the sweep folder)")
+    p.add_argument("--join", metavar="SWEEP", help="add this machine's workers to a sweep: its folder, or its study name with --storage")
+    p.add_argument("--prune", metavar="median|hyperband", help="stop trials early on the per-epoch validation loss")
+    p.add_argument("--resume", metavar="SWEEP_DIR", help="continue a sweep stopped by Ctrl-C or a kill")
+    p.add_argument("--objective", default="valid_loss", metavar="NAME",
+                   help="valid_loss (default: best validation loss) or a name in report.json such as test.accuracy")
+    p.add_argument("--output", metavar="DIR", help="the sweep folder (default sweeps/<name>/<timestamp>)")
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
 
     p = commands.add_parser("eval", help="test a finished run again, optionally on other data")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (runs/<name>/<timestamp>)")
@@ -180,6 +204,13 @@ EXAMPLES = {
         ("zoo run quickstart --output runs/try1", "into a folder of your choice (new or empty)"),
         ("zoo run --resume runs/quickstart/20250101-120000", "continue a stopped run from its last checkpoint"),
     ],
+    "sweep": [
+        ("zoo sweep quickstart optimizer.lr=0.01,0.002 model.dropout=0.2,0.5", "a grid: 4 trials, a table at the end"),
+        ("zoo sweep quickstart 'optimizer.lr=loguniform(1e-4,1e-1)' task.epochs=5 --trials 20", "sampled (TPE)"),
+        ("zoo sweep quickstart optimizer.lr=0.01,0.002 --seeds 3 --workers 2", "3 seeds each, 2 processes"),
+        ("zoo sweep --resume sweeps/quickstart/20250101-120000", "continue after Ctrl-C or a kill"),
+        ("zoo sweep --join sweeps/quickstart/20250101-120000", "another worker for a running sweep"),
+    ],
     "eval": [
         ("zoo eval runs/quickstart/20250101-120000", "test the run's best checkpoint again"),
         ("zoo eval runs/quickstart/20250101-120000 data.root=other_folder", "on other data (any recipe key)"),
@@ -239,6 +270,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_command(args.recipe, args.overrides, output=args.output, resume=args.resume,
                            dry_run=args.dry_run)
+    if args.command == "sweep":
+        from zoo.commands.sweep import sweep_command
+
+        return sweep_command(args.recipe, args.overrides, trials=args.trials, sampler=args.sampler, seeds=args.seeds,
+                             workers=args.workers, storage=args.storage, join=args.join, prune=args.prune,
+                             resume=args.resume, objective=args.objective, output=args.output, threads=args.threads,
+                             worker_index=args.worker_index)
     if args.command == "eval":
         from zoo.commands.evaluate import eval_command
 
@@ -269,8 +307,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.compare import compare_command
 
         return compare_command(args.targets, as_json=args.json, plot=args.plot, no_plot=args.no_plot, force=args.force)
-    raise UserError("a command is required: list, info, plugins, run, eval, predict, export, cache, schema, runs, "
-                    "compare (see 'zoo --help')")
+    raise UserError("a command is required: list, info, plugins, run, sweep, eval, predict, export, cache, "
+                    "schema, runs, compare (see 'zoo --help')")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -26,7 +26,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from zoo import checkpoints, distributed
 from zoo.atomic import write_text
@@ -56,7 +56,7 @@ class Outcome:
 
 
 def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = False, launch: Any = None,
-            quiet: bool = False) -> tuple:
+            quiet: bool = False, on_epoch: Optional[Callable[[int, dict], None]] = None) -> tuple:
     """Check ``recipe`` (a ``zoo.recipe.Recipe``) and create its task, running nothing.
 
     Every section is checked against its factory once (``check_recipe``); the device is the
@@ -64,7 +64,8 @@ def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = Fa
     (``launch``: a ``zoo.distributed`` launch, or None for one process). ``directory`` is the
     run folder when it already exists (``zoo eval``); ``execute`` fills it in later otherwise.
     Returns ``(run, task)``: the ``Run`` a task's methods take and the task object its factory
-    made. Raises ``zoo.UserError`` naming the recipe line at fault.
+    made. ``on_epoch`` becomes ``Run.on_epoch``. Raises ``zoo.UserError`` naming the recipe line
+    at fault.
     """
     from zoo.plugins import get_manager
 
@@ -76,18 +77,21 @@ def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = Fa
               device=device, seed=recipe.data.get("seed", 0), resumed=resumed,
               rank=launch.rank if launch else 0, world_size=launch.world_size if launch else 1,
               task_name=checked.traits.name, task_options=checked.options, quiet=quiet,
-              traits=checked.traits, checked=checked.sections)
+              traits=checked.traits, checked=checked.sections, on_epoch=on_epoch)
     return run, checked.task
 
 
 def execute(recipe: Any, *, output: Optional[Path] = None, resume: Optional[Path] = None,
-            dry_run: bool = False, runs_root: Path = Path("runs"), quiet: bool = False) -> Outcome:
+            dry_run: bool = False, runs_root: Path = Path("runs"), quiet: bool = False,
+            on_epoch: Optional[Callable[[int, dict], None]] = None) -> Outcome:
     """Run ``recipe`` (a ``zoo.recipe.Recipe``) in a new folder (``output``, else under
     ``runs_root``), or continue the run in the folder ``resume``; with ``dry_run``, build what
-    the task's ``check(run)`` builds and train nothing. See the module docstring."""
+    the task's ``check(run)`` builds and train nothing. ``on_epoch(epoch, metrics)`` is called
+    (main process) after each ``run.epoch_end``, once the plugins have the epoch; an exception it
+    raises stops the run there (``zoo.sweep_trial`` prunes a trial so). See the module docstring."""
     with sigterm_interrupts() as sigterm:
         launch = None if dry_run else distributed.from_environment()  # torchrun's RANK, WORLD_SIZE...
-        run, task = prepare(recipe, resumed=resume is not None, launch=launch, quiet=quiet)
+        run, task = prepare(recipe, resumed=resume is not None, launch=launch, quiet=quiet, on_epoch=on_epoch)
         sigterm.run = run  # from now on SIGTERM says where the run stopped
         if dry_run:
             seed_everything(run.seed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from zoo import checkpoints
 from zoo.atomic import write_text
@@ -50,6 +50,8 @@ class Run:
     # a resumed run's recipe with its overrides: written over recipe.yaml with the first checkpoint
     # it saves, so a resume that fails at once (a model that no longer fits) leaves the folder as it was
     pending_recipe: Optional[str] = None
+    # the caller of zoo.run.execute watching the epochs (a sweep's pruning): called by epoch_end
+    on_epoch: Optional[Callable[[int, dict], None]] = None
 
     @property
     def is_main(self) -> bool:
@@ -126,9 +128,13 @@ class Run:
             print(message, flush=True)
 
     def epoch_end(self, epoch: int, metrics: dict) -> None:
-        """Report an epoch's metrics to every plugin (the JSONL writer, TensorBoard, ...)."""
+        """Report an epoch's metrics to every plugin (the JSONL writer, TensorBoard, ...), then to
+        ``on_epoch`` when the caller of ``execute`` gave one: an exception it raises (a sweep's
+        pruning) ends the run, after the plugins have the epoch."""
         if self.is_main:
             self.manager.call_lifecycle("zoo_epoch_end", isolate=True, run=self, epoch=epoch, metrics=dict(metrics))
+            if self.on_epoch is not None:
+                self.on_epoch(epoch, dict(metrics))
 
     # -- checkpoints ---------------------------------------------------------------------
 

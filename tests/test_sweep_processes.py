@@ -1,0 +1,95 @@
+"""``zoo sweep`` across processes: a kill -9 mid-trial then ``--resume``, two processes joining one
+study (``--join`` by the study's name in a journal file, each with its own run folders), and
+``--workers 2``. Each ``zoo sweep`` is a real ``python -m zoo`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import run_zoo
+from tests.test_sweep import RECIPE
+
+
+def start_zoo(*args, cwd: Path) -> subprocess.Popen:
+    """``python -m zoo ARGS`` started in the background, its output in ``cwd/<pid>.log``."""
+    log = open(cwd / f"zoo-{time.monotonic_ns()}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, stdout=log,
+                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``path`` exists (the process still running)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"zoo sweep ended (status {process.returncode}) before {path} appeared"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_kill_9_mid_trial_then_resume_finishes_every_trial_once(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    folder = tmp_path / "sw"
+    sweep = start_zoo("sweep", "r.yaml", "optimizer.lr=0.01,0.005,0.003", "task.epochs=10", "--output", folder, cwd=tmp_path)
+    wait_for(folder / "trials" / "0001" / "checkpoints" / "last.pt", sweep)
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    before = json.loads((folder / "sweep.json").read_text())
+    assert [t["state"] for t in before["trials"]] == ["complete", "running", "waiting"]
+
+    resumed = run_zoo("sweep", "--resume", folder, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trial 1 was left running by a process that is gone: continuing it" in resumed.stdout
+    assert re.search(rf"resuming {re.escape(str(folder / 'trials' / '0001'))} after epoch \d+", resumed.stdout)
+    after = json.loads((folder / "sweep.json").read_text())
+    assert [t["state"] for t in after["trials"]] == ["complete"] * 3
+    assert sorted(p.name for p in (folder / "trials").iterdir()) == ["0000", "0001", "0002"]
+    for t in after["trials"]:
+        epochs = [json.loads(line)["epoch"] for line in (folder / t["runs"][0] / "metrics.jsonl").read_text().splitlines()]
+        assert epochs == list(range(1, 11)), t["number"]  # each epoch once: the killed run went on from its checkpoint
+    assert "best: trial" in resumed.stdout
+
+
+def test_two_processes_join_one_study_and_run_each_trial_once_in_their_own_folders(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    journal = tmp_path / "shared" / "study.journal"
+    first = start_zoo("sweep", "r.yaml", "optimizer.lr=0.02,0.01,0.005,0.003,0.002,0.001", "task.epochs=6",
+                      "--storage", journal, "--output", tmp_path / "machine-a", cwd=tmp_path)
+    wait_for(tmp_path / "machine-a" / "sweep.json", first)
+    study = json.loads((tmp_path / "machine-a" / "sweep.json").read_text())["study"]["name"]
+    second = run_zoo("sweep", "--join", study, "--storage", journal, "--output", tmp_path / "machine-b", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert first.wait(timeout=300) == 0
+
+    a = json.loads((tmp_path / "machine-a" / "sweep.json").read_text())
+    ran_a = {p.name for p in (tmp_path / "machine-a" / "trials").iterdir()}
+    ran_b = {p.name for p in (tmp_path / "machine-b" / "trials").iterdir()}
+    assert ran_a and ran_b and not ran_a & ran_b  # both worked, no trial twice
+    assert ran_a | ran_b == {f"{n:04d}" for n in range(6)}
+    assert [t["state"] for t in a["trials"]] == ["complete"] * 6
+    for t in a["trials"]:  # the study names each trial's folder: relative in a's folder, absolute for b's
+        name = f"{t['number']:04d}"
+        expected = f"trials/{name}" if name in ran_a else str((tmp_path / "machine-b" / "trials" / name).resolve())
+        assert t["runs"] == [expected]
+        assert (Path(expected) if Path(expected).is_absolute() else tmp_path / "machine-a" / expected).joinpath("report.json").is_file()
+
+
+def test_workers_2_run_a_grid_in_two_processes_with_their_share_of_the_cores(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    result = run_zoo("sweep", "r.yaml", "optimizer.lr=0.01,0.005,0.003,0.002", "task.epochs=3", "--workers", "2",
+                     "--output", "sw", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    share = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert f"2 worker processes, {share} thread{'s' if share > 1 else ''} each" in result.stdout
+    document = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [t["state"] for t in document["trials"]] == ["complete"] * 4
+    assert sorted(p.name for p in (tmp_path / "sw" / "trials").iterdir()) == ["0000", "0001", "0002", "0003"]
+    started = re.findall(r"^(\[worker \d\]) sweep: trial (\d)/4: ", result.stdout, re.M)
+    assert sorted(number for _, number in started) == ["0", "1", "2", "3"]  # each trial taken by one worker once
+    assert {worker for worker, _ in started} == {"[worker 1]", "[worker 2]"}

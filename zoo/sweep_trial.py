@@ -1,0 +1,189 @@
+"""Running one trial of a sweep: its runs (one per seed), its objective, and what the study records.
+
+A trial is one or more ordinary runs through ``zoo.run.execute``, in ``trials/<NNNN>/`` (or
+``trials/<NNNN>-seed<S>/`` with ``--seeds``) of the sweep folder of the process that runs it.
+Before the first run the trial's user attributes name those folders (absolute paths), the
+machine and the process, so the study always says where each trial's runs are. A run folder
+already holding ``report.json`` counts as done; one holding ``recipe.yaml`` is continued as
+``zoo run --resume`` would (a trial left RUNNING by a killed process); otherwise the run starts
+there. The study is told the trial's result only after every run's ``report.json`` is on disk:
+never a finished trial without its run folders.
+
+With a pruner, each epoch's validation loss (``valid_accuracy`` for a maximized objective) of
+the first seed's run is reported to Optuna, and a trial Optuna prunes stops there (``TrialPruned``,
+whose ``run_state`` is ``pruned``). A trial whose run raises (a NaN loss, a combination the model
+refuses) is recorded as failed with the one-line error, and the sweep goes on; Ctrl-C leaves it
+RUNNING for ``zoo sweep --resume``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from zoo.errors import RunFailure, UserError
+from zoo.sweep_record import write_sweep_json
+from zoo.sweep_space import Space
+from zoo.sweep_study import Settings, direction_of
+
+
+class TrialPruned(Exception):
+    """Raised in a run's epoch end when Optuna prunes its trial; the run ends in state ``pruned``."""
+
+    run_state = "pruned"
+
+
+@dataclass
+class Worker:
+    """What a process running a sweep's trials holds: the ``study``, its ``settings`` and parsed
+    ``space``, this process's sweep ``folder`` (the trials' run folders go under it), the
+    recipe file it loads, and the study's ``storage`` URL (sweep.json names it)."""
+
+    study: Any
+    settings: Settings
+    space: Space
+    folder: Path
+    recipe_path: Path
+    storage: str
+
+    def record(self) -> None:
+        """Rewrite this process's sweep.json from the study."""
+        write_sweep_json(self.study, self.settings, self.space, self.folder, self.storage)
+
+
+def trial_params(trial: Any, space: Space) -> dict:
+    """The trial's value for each swept key: queued (a grid point), drawn by the sampler, or the
+    one it already had (a trial continued after a kill)."""
+    params = {}
+    for key, d in space.dimensions.items():
+        if d.kind == "grid":
+            params[key] = trial.suggest_categorical(key, list(d.choices))
+        elif d.kind == "int":
+            params[key] = trial.suggest_int(key, d.low, d.high)
+        else:
+            params[key] = trial.suggest_float(key, d.low, d.high, log=d.kind == "loguniform")
+    return params
+
+
+def run_folders(worker: Worker, number: int) -> list:
+    """``[(run folder, seed or None)]`` for trial ``number``: one folder, or one per seed."""
+    base = worker.folder / "trials"
+    if worker.settings.seeds <= 1:
+        return [(base / f"{number:04d}", None)]
+    first = recipe_seed(worker.recipe_path, worker.space)
+    return [(base / f"{number:04d}-seed{first + i}", first + i) for i in range(worker.settings.seeds)]
+
+
+def recipe_seed(recipe_path: Path, space: Space) -> int:
+    """The seed the recipe (with the fixed overrides) sets; 0 when it sets none."""
+    from zoo.recipe import load_recipe
+
+    seed = load_recipe(recipe_path, space.fixed).data.get("seed", 0)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
+
+
+def objective_value(report: dict, objective: str) -> float:
+    """The number at ``objective`` in a run's ``report``: ``valid_loss`` is the best validation loss
+    (``best.valid_loss``), anything else a dotted path (``test.accuracy``). Raises ``RunFailure``
+    when there is no finite number there."""
+    path = ("best", "valid_loss") if objective == "valid_loss" else tuple(objective.split("."))
+    value: Any = report
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RunFailure(f"report.json has no finite number at {'.'.join(path)} for the objective "
+                         f"{objective} (found {value!r})")
+    return float(value)
+
+
+def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str:
+    """Run ``trial`` (an ``optuna.Trial`` taken for this process) to its end and tell the study;
+    sweep.json is rewritten when it starts and when it ends. Returns its state: ``complete``,
+    ``pruned`` or ``failed``. Ctrl-C propagates, leaving it RUNNING."""
+    import optuna
+
+    started = time.perf_counter()
+    previous = trial.user_attrs.get("seconds") or 0.0  # a trial continued after a kill
+    params = trial_params(trial, worker.space)
+    folders = run_folders(worker, trial.number)
+    trial.set_user_attr("runs", [str(path.resolve()) for path, _ in folders])
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
+    worker.record()
+    shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
+    of = f"/{total}" if total else ""
+    print(f"sweep: trial {trial.number}{of}: {shown} -> {folders[0][0]}", flush=True)
+    values, state, error = [], "complete", None
+    try:
+        for i, (folder, seed) in enumerate(folders):
+            overrides = worker.space.overrides(params) + ([f"seed={seed}"] if seed is not None else [])
+            watch = pruning_watch(trial, worker.settings) if i == 0 and worker.settings.pruner else None
+            report = run_once(worker.recipe_path, overrides, folder, watch)
+            values.append(objective_value(report, worker.settings.objective))
+    except TrialPruned as exc:
+        state, error = "pruned", str(exc)
+    except KeyboardInterrupt:
+        trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
+        raise
+    except Exception as exc:  # the run's own error, one line; the sweep goes on
+        state, error = "failed", failure_line(exc)
+    trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
+    trial.set_user_attr("values", values)
+    trial.set_user_attr("spread", statistics.stdev(values) if len(values) > 1 else None)
+    trial.set_user_attr("error", error)
+    if state == "complete":
+        value = statistics.fmean(values)
+        worker.study.tell(trial, value)
+        print(f"sweep: trial {trial.number}: complete, {worker.settings.objective} {value:.6g}", flush=True)
+    else:
+        worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned" else optuna.trial.TrialState.FAIL)
+        print(f"sweep: trial {trial.number}: {state}: {error}", flush=True)
+    worker.record()
+    return state
+
+
+def failure_line(exc: BaseException) -> str:
+    """A failed run's error as one line: zoo's own message, else the exception's type and message."""
+    text = " ".join(str(exc).split())[:500]
+    return text if isinstance(exc, (UserError, RunFailure)) else f"{type(exc).__name__}: {text}"
+
+
+def pruning_watch(trial: Any, settings: Settings) -> Any:
+    """The ``on_epoch`` callback that reports each epoch's validation figure to Optuna and raises
+    ``TrialPruned`` when Optuna prunes the trial."""
+    key = "valid_loss" if direction_of(settings.objective) == "minimize" else "valid_accuracy"
+    reported: set = set()
+
+    def on_epoch(epoch: int, metrics: dict) -> None:
+        value = metrics.get(key)
+        if epoch in reported or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return
+        reported.add(epoch)
+        trial.report(float(value), epoch)
+        if trial.should_prune():
+            raise TrialPruned(f"pruned after epoch {epoch} ({key} {value:.6g})")
+
+    return on_epoch
+
+
+def run_once(recipe_path: Path, overrides: list, folder: Path, on_epoch: Any) -> dict:
+    """The report of one run of the trial in ``folder``: read when it finished before, continued
+    from its checkpoints when it was started, else run there from the recipe with ``overrides``."""
+    from zoo.recipe import load_recipe
+    from zoo.run import execute
+
+    if (folder / "report.json").is_file():
+        return json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    if (folder / "recipe.yaml").is_file():
+        return execute(load_recipe(folder / "recipe.yaml"), resume=folder, on_epoch=on_epoch).report
+    if folder.is_dir():  # made by a process killed before it wrote recipe.yaml: it holds no run
+        shutil.rmtree(folder)
+    return execute(load_recipe(recipe_path, overrides), output=folder, on_epoch=on_epoch).report
