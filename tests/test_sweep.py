@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.test_report_page import Page, decoded
 from zoo.cli import main
 
 RECIPE = textwrap.dedent("""\
@@ -75,6 +76,12 @@ def test_grid_runs_every_point_once_and_leaves_run_folders_sweep_json_pictures_a
     rows = [line.split() for line in out.splitlines() if re.match(r"^\d+\s+complete\s", line)]
     assert [float(r[2]) for r in rows] == sorted(float(r[2]) for r in rows) and len(rows) == 4
     assert f"best: trial {best['number']} (valid_loss " in out and str(folder / best["runs"][0]) in out
+    # the sweep's report.html: the trials best first, each linking to its run's page, the pictures inline
+    page = Page((folder / "report.html").read_text(encoding="utf-8"))
+    ranked = sorted(trials, key=lambda t: t["value"])
+    assert page.links == [f"{t['runs'][0]}/report.html" for t in ranked]
+    assert all((folder / link).is_file() for link in page.links)
+    assert len(page.pictures) == 3 and all(decoded(src).size[0] >= 400 for src in page.pictures)
     # a trial's folder is an ordinary run folder: zoo eval tests its best checkpoint again
     assert main(["eval", str(folder / "trials" / "0001"), "--json"]) == 0
     assert 0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1

@@ -338,11 +338,15 @@ def relay(output: IO, prefix: str) -> None:
 
 
 def finish(sweep: Sweep) -> dict:
-    """Rewrite sweep.json with the pictures drawn; returns the document."""
+    """Rewrite sweep.json with the pictures drawn, then the sweep's report.html
+    (``zoo.sweep_page``); returns the document."""
+    from zoo.sweep_page import write_sweep_page
     from zoo.sweep_pictures import draw_pictures
     from zoo.sweep_record import sweep_document
 
     study, settings = load(sweep.storage, sweep.study_name)
     space = parse_space(settings.arguments)
     draw_pictures(sweep_document(study, settings, space, sweep.folder, sweep.storage), sweep.folder)
-    return write_sweep_json(study, settings, space, sweep.folder, sweep.storage)
+    document = write_sweep_json(study, settings, space, sweep.folder, sweep.storage)
+    write_sweep_page(sweep.folder)
+    return document
