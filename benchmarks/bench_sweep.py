@@ -16,8 +16,9 @@
    Reported: sweep seconds / one trial's seconds. Target <= 2x; asserted <= 3x (4.5x in short
    mode, where each trial's own costs weigh more against fewer images: with the features read
    from the cache a trial still builds DenseNet-121, checks one batch and tests through it, and
-   writes its checkpoints, about 2 s here on one thread). Measured here: 1.58x with 120 images
-   (one trial 43 s, the sweep 68 s; load about 5 on 2 cores).
+   writes its checkpoints, about 2 s here on one thread). Measured here on an idle machine (load
+   under 1): 1.87x with 120 images (one trial 10.1 s, the sweep 19.0 s); 1.58x while other jobs
+   kept the load at about 5 (one trial 43 s, the sweep 68 s).
 
 2. A 4-trial grid of the quickstart recipe (the seeds' CNN on digits, 12 epochs, 4 in short mode)
    with ``--workers 1`` and with ``--workers 2``, each a whole ``python -m zoo sweep`` process,
@@ -25,10 +26,10 @@
    seconds; on a 2-core machine target > 1x, asserted >= 0.9x (0.6x in short mode, where each
    worker's first trial, loading the data and warming torch up, is most of its work). On Linux the
    workers are forked from the sweep's process, so they don't import torch and the plugins again.
-   Measured here: 0.82x (28.5 s with one worker, 34.6 s with two) while other jobs kept the
-   load at about 5 on the 2 cores: this process got about half a core whether it ran one worker
-   or two (13 s and 16 s of CPU time), so two workers halved each trial's speed; the target
-   needs the cores free.
+   Measured here on an idle machine: 1.27-1.30x (12.2 s with one worker, 9.4-9.6 s with two).
+   While other jobs kept the load at about 5 it was 0.82x (28.5 s against 34.6 s): the process got
+   about half a core whether it ran one worker or two, so two workers halved each trial's speed;
+   the gain needs the cores free.
 
 ``ZOO_BENCH_SHORT=1``: the small sizes above, one round each.
 """
