@@ -16,7 +16,8 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["IMAGE_SUFFIXES", "collect_images", "read_image", "read_images"]
+__all__ = ["IMAGE_SUFFIXES", "collect_images", "images_under", "UnreadableImage", "decode_image", "read_image",
+           "read_images"]
 
 #: The file suffixes a folder is searched for (case-insensitive).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -64,11 +65,20 @@ def images_under(folder: Path) -> list:
     return [Path(p) for p in found if os.path.isfile(p)]
 
 
-def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
+class UnreadableImage(Exception):
+    """A file that is not a readable image: ``path`` names it, ``reason`` says why (one line)."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     """Decode ``path`` as a uint8 array H×W×C (``mode`` "L" or "RGB", ``size`` (H, W)).
 
     The image is resized (bilinear) to cover ``size`` and its centre cropped, as zoo's image
-    datasets store their files. A file PIL cannot decode is a ``zoo.UserError`` naming it.
+    datasets store their files (JPEGs are decoded at the smallest scale still covering it).
+    Raises ``UnreadableImage`` for a file PIL cannot decode.
     """
     from PIL import Image
 
@@ -88,9 +98,16 @@ def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
                 image = image.crop((left, top, left + width, top + height))
             array = np.asarray(image, dtype=np.uint8)
     except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... for files it can't read
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise UserError(f"cannot read image {path}: {reason}") from None
+        raise UnreadableImage(path, " ".join(str(exc).split()) or type(exc).__name__) from exc
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
+    """``decode_image``, with a file PIL cannot decode a ``zoo.UserError`` naming it."""
+    try:
+        return decode_image(path, mode, size)
+    except UnreadableImage as exc:
+        raise UserError(f"cannot read image {exc.path}: {exc.reason}") from None
 
 
 def read_images(paths: Sequence[Path], mode: str, size: Sequence[int], workers: int = 4) -> list:

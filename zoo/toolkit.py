@@ -21,6 +21,8 @@ without a DataLoader)
     ``BatchCompose``, ``RandomBatchCompose``   chain deterministic / random batch transforms.
     ``finish_batch``         uint8 images -> the float batch a model takes.
     ``split_indices``        a seeded, stratified split of labels into two index sets.
+    ``decode_image``         an image file as a uint8 H×W×C array, covering a size, centre-cropped.
+    ``UnreadableImage``      what ``decode_image`` raises for a file that is not a readable image.
 
 Weights (pretrained files: caches, hashes, safe loading)
     ``load_state_dict``      read a weights file's tensors (never unpickling code).
@@ -78,6 +80,7 @@ from zoo.distributed import wrap as wrap_distributed
 from zoo.errors import RunFailure, UserError
 from zoo.feature_store import FeatureStore, digest
 from zoo.image_datasets import ImageBatchDataset, TensorImageDataset
+from zoo.image_files import UnreadableImage, decode_image
 from zoo.input_channels import adapt_input_channels
 from zoo.params import freeze, select_parameters, train_unfrozen
 from zoo.rng import rng_state, set_rng_state
@@ -88,7 +91,7 @@ from zoo.weights import (apply_state_dict, checkpoints_dir, downloads_allowed, f
 __all__ = [
     "UserError", "RunFailure",
     "TensorImageDataset", "ImageBatchDataset", "BatchCompose", "RandomBatchCompose", "finish_batch",
-    "split_indices",
+    "split_indices", "decode_image", "UnreadableImage",
     "load_state_dict", "apply_state_dict", "find_or_download", "verify_hash", "checkpoints_dir",
     "downloads_allowed", "network_problem", "url_filename",
     "FeatureStore", "digest",

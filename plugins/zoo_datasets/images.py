@@ -26,44 +26,24 @@ import torch
 from PIL import Image
 
 from zoo import UserError
-from zoo.toolkit import ImageBatchDataset, digest, finish_batch
+from zoo.toolkit import ImageBatchDataset, UnreadableImage, decode_image, digest, finish_batch
 
 #: "auto" caching decodes a whole list into memory when it needs at most this many bytes.
 CACHE_LIMIT_BYTES = 2 * 1024**3
 
 
-class ImageReadError(Exception):
-    """An image file that could not be decoded; ``path`` names it."""
-
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path, self.reason = path, reason
+#: An image file that could not be decoded: ``path`` names it, ``reason`` says why.
+ImageReadError = UnreadableImage
 
 
 def load_image(path: Path, size: int, mode: str = "RGB") -> torch.Tensor:
-    """Decode ``path`` into a uint8 tensor C×size×size (C = 3 for mode "RGB", 1 for "L").
+    """Decode ``path`` into a uint8 tensor C×size×size (C = 3 for mode "RGB", 1 for "L"), resized
+    to cover size × size and centre-cropped (``zoo.toolkit.decode_image``, which ``zoo predict``
+    reads image files with too).
 
     Raises ``ImageReadError`` naming the file when it is not a readable image.
     """
-    try:
-        with Image.open(path) as image:
-            image.draft(mode, (size, size))  # JPEG: decode at the smallest scale still >= size
-            image = image.convert(mode)
-            width, height = image.size
-            scale = size / min(width, height)
-            new = (max(size, round(width * scale)), max(size, round(height * scale)))
-            if new != image.size:
-                image = image.resize(new, Image.BILINEAR)
-            left = int(round((new[0] - size) / 2.0))
-            top = int(round((new[1] - size) / 2.0))
-            image = image.crop((left, top, left + size, top + size))
-            array = np.asarray(image, dtype=np.uint8)
-    except Exception as error:  # PIL raises OSError, ValueError, SyntaxError... for bad files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ImageReadError(Path(path), reason) from error
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    return torch.from_numpy(decode_image(path, mode, (size, size)).copy()).permute(2, 0, 1)
 
 
 def image_size_notes(paths: Sequence[Path], size: int, source: str, *, probes: int = 16) -> tuple:
