@@ -67,6 +67,9 @@ def draw_objective(document: dict, path: Path) -> None:
                 ax.scatter(numbers, [low] * len(numbers), marker=marker, color=color, label=state, zorder=2)
     else:
         ax.text(0.5, 0.5, "no trial has completed yet", ha="center", va="center", transform=ax.transAxes)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers, not 0.5 steps
     ax.set_xlabel("trial")
     ax.set_ylabel(document["objective"])
     ax.set_title(f"{document['name']}: {document['objective']} per trial ({document['study']['direction']})")
