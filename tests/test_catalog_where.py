@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from zoo.catalog_columns import WHERE_TYPES, comparable_row
+from zoo.catalog_columns import WHERE_SCALES, WHERE_TYPES, comparable_row
 from zoo.errors import UserError
 from zoo.where import compile_where
 
@@ -25,7 +25,7 @@ ROWS = [
 
 
 def names(expression: str) -> list:
-    keep, used = compile_where(expression, WHERE_TYPES)
+    keep, used = compile_where(expression, WHERE_TYPES, WHERE_SCALES)
     return [r["name"] for r in ROWS if keep(comparable_row(r, used))]
 
 
@@ -34,6 +34,18 @@ def test_units_scale_numbers():
     assert names("params >= 2.5e6 and params <= 30000K") == [r["name"] for r in ROWS[:3]]
     assert names("params > 0.6G") == ["timm/vit_huge_patch14_224"]
     assert names("top1 > 60%") == ["torchvision/mobilenet_v3_small"]
+
+
+def test_a_column_kept_in_billions_takes_its_unit_or_none():
+    assert names("gmacs < 1.5G") == names("gmacs < 1.5") == ["torchvision/mobilenet_v3_small"]
+    assert names("gmacs > 100M and gmacs < 0.1") == []  # 100M multiply-adds are 0.1 billion
+    assert names("gmacs >= 60M") == [r["name"] for r in ROWS[:3]]
+
+
+def test_a_glob_without_a_slash_matches_inside_namespaces_as_zoo_list_s_pattern_does():
+    assert names("name ~ 'resnet50*'") == ["timm/resnet50.a1_in1k", "timm/resnet50.fb_ssl_yfcc100m_ft_in1k"]
+    assert names("name ~ 'timm/*' and pretrained") == names("name ~ 'resnet50*'")
+    assert names("name ~ 'CNN'") == ["cnn"]
 
 
 def test_and_binds_tighter_than_or_and_parentheses_group():

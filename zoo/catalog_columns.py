@@ -41,12 +41,14 @@ class Column:
     description: str
     show: Callable[[Any], str] = str
     comparable: Callable[[Any], Any] = lambda value: value  # the value ``--where`` and ``--sort`` see
+    scale: float = 1.0  # the unit a number is kept in (gmacs: 1e9), for ``--where``'s K/M/G
 
 
 COLUMNS = {c.name: c for c in (
     Column("name", TEXT, "the name a recipe's model.name takes (with a tag: its pretrained weights)"),
     Column("params", NUMBER, "parameters", _count),
-    Column("gmacs", NUMBER, "multiply-adds of one image at the default input size, in billions", lambda v: f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"),
+    Column("gmacs", NUMBER, "multiply-adds of one image at the default input size, in billions",
+           lambda v: f"{v:.2f}" if v >= 0.1 else f"{v:.2g}", scale=1e9),
     Column("top1", NUMBER, "ImageNet-1K top-1 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("top5", NUMBER, "ImageNet-1K top-5 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("res", NUMBER, "the default input's height in pixels"),
@@ -59,7 +61,8 @@ COLUMNS = {c.name: c for c in (
     Column("tag", TEXT, "the pretrained tag (an architecture's row: its default tag)"),
     Column("tags", NUMBER, "how many pretrained tags the architecture has"),
     Column("license", TEXT, "the weights' license, where the source publishes it"),
-    Column("file_mb", NUMBER, "the weights file's size in MB, where the source publishes it", lambda v: f"{v:.1f}"),
+    Column("file_mb", NUMBER, "the weights file's size in MB, where the source publishes it", lambda v: f"{v:.1f}",
+           scale=1e6),
     Column("plugin", TEXT, "the plugin that provides it"),
     Column("summary", TEXT, "one line about it"),
 )}
@@ -67,6 +70,8 @@ CARD_FIGURES = tuple(n for n in COLUMNS if n not in ("name", "plugin", "summary"
 DEFAULT_COLUMNS = ("name", "summary", "plugin")
 CARD_COLUMNS = ("name", "params", "gmacs", "res", "top1", "tag", "plugin")
 WHERE_TYPES = {name: column.kind for name, column in COLUMNS.items()}
+#: the number columns kept in a unit of their own, for ``--where``'s units (``gmacs < 1.5G``)
+WHERE_SCALES = {name: column.scale for name, column in COLUMNS.items() if column.scale != 1.0}
 
 
 def card_source(row: dict) -> str:

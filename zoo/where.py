@@ -5,9 +5,12 @@
     name ~ 'resnet*' and res >= 224
 
 - a comparison is ``COLUMN OP VALUE`` with OP one of ``< <= > >= = != ~`` (``==`` is ``=``);
-- ``~`` is a glob (``*``, ``?``, ``[abc]``) on a text column; ``=``, ``!=`` and ``~`` ignore case;
+- ``~`` is a glob (``*``, ``?``, ``[abc]``) on a text column; without a '/' it also matches the
+  part of a namespaced name after it (``resnet*`` matches ``timm/resnet18``, as ``zoo list``'s
+  pattern does); ``=``, ``!=`` and ``~`` ignore case;
 - values are numbers with an optional unit (``K`` 10^3, ``M`` 10^6, ``G`` 10^9, ``T`` 10^12,
-  ``%`` nothing: ``top1 > 80%``), quoted strings (``'mit'`` or ``"mit"``), ``true``, ``false``;
+  ``%`` nothing: ``top1 > 80%``; a column kept in a unit of its own converts: ``gmacs < 1.5G``
+  and ``gmacs < 1.5`` are alike), quoted strings (``'mit'`` or ``"mit"``), ``true``, ``false``;
 - a column alone is true when its value is known (a true/false column: when it is true);
 - ``and`` binds tighter than ``or``; ``not`` negates; parentheses group;
 - an unknown value (a figure no one published or computed) makes every comparison false.
@@ -19,13 +22,13 @@ wrong and where (the 1-based character position).
 
 from __future__ import annotations
 
-import fnmatch
 import operator
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from zoo.errors import UserError
+from zoo.registry import name_matches
 
 NUMBER, TEXT, BOOL = "number", "text", "true/false"
 UNITS = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "%": 1.0}
@@ -51,6 +54,7 @@ class Token:
     value: Any
     position: int  # 1-based
     text: str
+    unit: float = 1.0  # a number's unit (M: 1e6), already applied to ``value``
 
     @property
     def shown(self) -> str:
@@ -79,7 +83,8 @@ def tokenize(expression: str) -> list:
             if unit is not None and unit.lower() not in UNITS:
                 raise WhereError(f"--where: unknown unit {unit!r} in {text!r} at position {at + 1} of {expression!r}; "
                                  f"units: K (10^3), M (10^6), G (10^9), T (10^12), % (none)")
-            tokens.append(Token("number", float(match.group("number")) * UNITS[(unit or "%").lower()], at + 1, text))
+            scale = UNITS[(unit or "%").lower()]
+            tokens.append(Token("number", float(match.group("number")) * scale, at + 1, text, scale))
         elif kind == "string":
             tokens.append(Token("string", text[1:-1], at + 1, text))
         elif kind != "space":
@@ -93,11 +98,13 @@ class Parser:
     """Recursive descent over ``tokenize``'s tokens, building a predicate on rows.
 
     ``columns``: ``{name: NUMBER | TEXT | BOOL}``; a row maps each name to a value of that type
-    or None (unknown).
+    or None (unknown). ``scales``: for a number column kept in a unit of its own (GMACs in
+    billions: 1e9), that unit; a number written with a unit is converted to it (``1.5G`` is 1.5
+    there), one without is taken as it is.
     """
 
-    def __init__(self, expression: str, columns: Mapping[str, str]):
-        self.expression, self.columns = expression, dict(columns)
+    def __init__(self, expression: str, columns: Mapping[str, str], scales: Optional[Mapping[str, float]] = None):
+        self.expression, self.columns, self.scales = expression, dict(columns), dict(scales or {})
         self.tokens, self.at = tokenize(expression), 0
         self.used: set = set()  # the columns the expression names
 
@@ -179,6 +186,8 @@ class Parser:
         kind = self.columns[column]
         if token.kind == "number":
             value, found = token.value, NUMBER
+            if token.unit != 1.0 and column in self.scales:
+                value = token.value / self.scales[column]
         elif token.kind == "string":
             value, found = token.value, TEXT
         elif token.kind == "word" and token.value.lower() in ("true", "false"):
@@ -204,7 +213,7 @@ class Parser:
         kind = self.columns[column]
         if op.value == "~":
             pattern = str(value).lower()
-            return lambda row: (v := row.get(column)) is not None and fnmatch.fnmatchcase(str(v).lower(), pattern)
+            return lambda row: (v := row.get(column)) is not None and name_matches(str(v).lower(), pattern)
         compare = COMPARISONS[op.value]
         if kind == TEXT and op.value in ("=", "==", "!="):
             value = value.lower()
@@ -212,12 +221,14 @@ class Parser:
         return lambda row: (v := row.get(column)) is not None and compare(v, value)
 
 
-def compile_where(expression: Optional[str], columns: Mapping[str, str]) -> tuple:
+def compile_where(expression: Optional[str], columns: Mapping[str, str],
+                  scales: Optional[Mapping[str, float]] = None) -> tuple:
     """``(predicate, names)``: the predicate ``expression`` (see the module docstring) describes,
-    over rows with ``columns`` (``{name: NUMBER | TEXT | BOOL}``), and the column names it reads;
+    over rows with ``columns`` (``{name: NUMBER | TEXT | BOOL}``; ``scales``: see ``Parser``),
+    and the column names it reads;
     ``(None, set())`` when ``expression`` is None. Raises ``WhereError`` (a ``zoo.UserError``)
     naming the mistake and its position."""
     if expression is None:
         return None, set()
-    parser = Parser(expression, columns)
+    parser = Parser(expression, columns, scales)
     return parser.parse(), parser.used

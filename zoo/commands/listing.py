@@ -97,11 +97,11 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     ``sort``, showing ``columns`` (a table, or JSON objects with every column by default).
     Reads the catalog and the computed cards; imports torch only for ``compute_cards``. When
     cards are missing it says so on stderr, and how to compute them. Returns 0."""
-    from zoo.catalog_columns import (CARD_COLUMNS, COLUMNS, WHERE_TYPES, comparable_row, entry_rows, flat_row,
-                                     parse_columns, shown, sort_rows)
+    from zoo.catalog_columns import (CARD_COLUMNS, COLUMNS, WHERE_SCALES, WHERE_TYPES, comparable_row, entry_rows,
+                                     flat_row, parse_columns, shown, sort_rows)
     from zoo.where import compile_where
 
-    predicate, used = compile_where(where, WHERE_TYPES)  # a mistake is reported before anything is read
+    predicate, used = compile_where(where, WHERE_TYPES, WHERE_SCALES)  # a mistake is reported before anything is read
     chosen = parse_columns(columns, list(COLUMNS) if as_json else CARD_COLUMNS)
     sort_rows([], sort)
     data = catalog.load(refresh=refresh)
