@@ -62,6 +62,10 @@ def test_the_picture_replaces_a_users_file_only_with_force(two_runs, tmp_path):
     assert Image.open(mine).format == "PNG"
     assert run_zoo("compare", a, b, "--no-plot", cwd=tmp_path).returncode == 0
     assert not (tmp_path / "comparisons").exists()
+    (tmp_path / "comparisons").write_text("a file where the pictures' folder would go")
+    blocked = run_zoo("compare", a, b, cwd=tmp_path)
+    assert blocked.returncode == 2 and blocked.stderr.startswith("zoo: error: cannot write the picture comparisons/")
+    assert len(blocked.stderr.strip().splitlines()) == 1
 
 
 def test_a_sweep_folder_stands_for_its_trials(tmp_path):

@@ -216,6 +216,17 @@ def test_runs_sorts_filters_and_limits(tree):
     assert [r["name"] for r in one] == ["cifar"]
 
 
+def test_a_run_json_of_the_wrong_types_does_not_stop_the_listing(tree):
+    odd = tree / "runs" / "quickstart" / "20261130-130000"
+    make_run(odd, started="2026-11-30T13:00:00", losses=(0.4,))
+    (odd / "run.json").write_text(json.dumps({"state": "finished", "started": 12345, "overrides": "lr=1",
+                                              "headline": 7, "error": ["x"]}))
+    runs = listed(tree)
+    assert len(runs) == 6
+    mine = next(r for r in runs if r["folder"].endswith("20261130-130000"))
+    assert mine["started"] == "2026-11-30T13:00:00" and mine["overrides"] == [] and mine["error"] is None
+
+
 def test_runs_prints_a_table(tree):
     result = run_zoo("runs", cwd=tree)
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from zoo.metrics_file import as_number, last_metrics, lowest
 from zoo.run_record import live_state, read_record
@@ -122,13 +122,20 @@ def summarize(folder: Path) -> RunSummary:
     if valid_loss is None and not report:  # still running, or stopped: the best line so far
         valid_loss = lowest(folder, "valid_loss")
     seconds = record.get("seconds") if isinstance(record.get("seconds"), (int, float)) and record.get("ended") else None
+    overrides = record.get("overrides") if isinstance(record.get("overrides"), list) else []
     return RunSummary(
-        folder=folder, name=str(record.get("name") or recipe_name(folder)), started=record.get("started") or
-        started_from_folder(folder), state=state, epochs=epochs, valid_loss=valid_loss,
-        test_accuracy=as_number(test.get("accuracy")), test_loss=as_number(test.get("loss")),
+        folder=folder, name=str(record.get("name") or recipe_name(folder)),
+        started=text_or_none(record.get("started")) or started_from_folder(folder), state=state, epochs=epochs,
+        valid_loss=valid_loss, test_accuracy=as_number(test.get("accuracy")), test_loss=as_number(test.get("loss")),
         best_epoch=best.get("epoch") if isinstance(best.get("epoch"), int) else None, seconds=seconds,
-        overrides=[str(o) for o in record.get("overrides") or []], headline=record.get("headline"),
-        error=record.get("error"))
+        overrides=[str(o) for o in overrides], headline=text_or_none(record.get("headline")),
+        error=text_or_none(record.get("error")))
+
+
+def text_or_none(value: Any) -> Optional[str]:
+    """``value`` when it is a string, else None: a run.json edited by hand, or by another tool,
+    must not stop the listing of every other run."""
+    return value if isinstance(value, str) else None
 
 
 def read_object(path: Path) -> Optional[dict]:

@@ -182,6 +182,11 @@ def write_curves(folders: Sequence[Path], labels: Sequence[str], path: Path) -> 
     if not lines:
         return None
     picture = panels_png([Panel("validation loss", "loss", axis, lines, log=True)], panel_width=8, height=4.5)
-    with atomic_write(path, "wb") as f:
-        f.write(picture)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as f:
+            f.write(picture)
+    except OSError as exc:  # a file where the folder belongs, a read-only folder, a full disk
+        raise UserError(f"cannot write the picture {path}: {exc.strerror or exc} (choose another with --plot FILE, "
+                        f"or --no-plot)") from None
     return path
