@@ -143,6 +143,25 @@ def test_a_damaged_cards_file_is_computed_again_not_trusted(isolated_cache):
     assert read_cards("acme-2") == {"cards": {}, "failed": {}}
 
 
+def test_two_stores_of_one_source_keep_each_others_cards_and_the_lock_stays_its_owners(isolated_cache):
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a live computation
+    try:
+        lock_path("acme-3").parent.mkdir(parents=True, exist_ok=True)
+        lock_path("acme-3").write_text(str(other.pid))
+        with CardStore("acme-3") as first, CardStore("acme-3") as second:  # e.g. zoo info beside --compute-cards
+            first.add("mlp", {"params": 5})
+            second.add("cnn", {"params": 7})
+            first.save()
+        assert read_cards("acme-3")["cards"] == {"mlp": {"params": 5}, "cnn": {"params": 7}}
+        assert computing("acme-3") == other.pid  # still said to be computing: not ours to remove
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_zoo_cache_shows_and_clears_the_computed_cards(isolated_cache, capsys):
     from zoo.cli import main
 

@@ -67,7 +67,9 @@ def computing(source: str) -> Optional[int]:
 class CardStore:
     """The computed cards of one source, saved atomically every ``every`` seconds (and at ``close``).
 
-    Use as a context manager: it holds the lock file while open."""
+    Use as a context manager: it holds the lock file while open, unless another live process
+    holds it (then both compute, and each save merges the file's cards with its own, so neither
+    loses the other's); the lock is removed only by the process that wrote it."""
 
     def __init__(self, source: str, every: float = 5.0):
         self.source, self.every = source, every
@@ -78,14 +80,17 @@ class CardStore:
 
     def __enter__(self) -> "CardStore":
         cache_dir().mkdir(parents=True, exist_ok=True)
-        write_text(lock_path(self.source), str(os.getpid()))
+        self._owns_lock = computing(self.source) in (None, os.getpid())
+        if self._owns_lock:
+            write_text(lock_path(self.source), str(os.getpid()))
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self.save()
         finally:
-            lock_path(self.source).unlink(missing_ok=True)
+            if getattr(self, "_owns_lock", False) and computing(self.source) in (None, os.getpid()):
+                lock_path(self.source).unlink(missing_ok=True)
 
     def done(self, name: str) -> bool:
         """Whether ``name``'s card was computed (or failed) already."""
@@ -104,6 +109,8 @@ class CardStore:
         """Write the file now (atomically), if anything changed since the last save."""
         if not self._dirty:
             return
+        on_disk = read_cards(self.source)  # what another process saved since: kept beside ours
+        self.cards, self.failed = {**on_disk["cards"], **self.cards}, {**on_disk["failed"], **self.failed}
         data = {"format": FORMAT, "source": self.source, "cards": self.cards, "failed": self.failed}
         write_text(cards_path(self.source), json.dumps(data, separators=(",", ":")))
         self._saved_at, self._dirty = time.monotonic(), False
