@@ -167,3 +167,17 @@ def test_a_head_sweep_on_a_frozen_backbone_extracts_the_features_once(tmp_path, 
     assert len(extracted) == 3 and all(t["state"] == "complete" for t in document["trials"])
     assert "computed" in extracted[0]
     assert all("read from the feature cache" in line and "computed" not in line for line in extracted[1:]), extracted
+
+
+def test_a_sampler_over_lists_without_trials_runs_as_many_trials_as_the_grid_has_points(recipe, tmp_path):
+    document = sweep(tmp_path / "r", recipe, "optimizer.lr=0.01,0.002,0.001", "task.epochs=1", "--sampler", "random")
+    assert document["study"]["sampler"] == "random" and len(document["trials"]) == 3
+
+
+def test_a_sweep_in_which_no_trial_completes_ends_with_exit_status_1(recipe, tmp_path, capsys):
+    folder = tmp_path / "o"
+    assert main(["sweep", str(recipe), "optimizer.lr=0.01,0.002", "task.epochs=1", "--objective", "test.nope",
+                 "--output", str(folder)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zoo: error: no trial of the sweep completed: trial 0: ") and "test.nope" in err
+    assert len(err.splitlines()) == 1 and (folder / "report.html").is_file()

@@ -56,6 +56,26 @@ def test_kill_9_mid_trial_then_resume_finishes_every_trial_once(tmp_path):
     assert "best: trial" in resumed.stdout
 
 
+def test_sigterm_to_a_sweep_with_workers_leaves_every_trial_resumable_and_resume_runs_each_from_elsewhere(tmp_path):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    folder = tmp_path / "sw"
+    sweep = start_zoo("sweep", "r.yaml", "optimizer.lr=0.01,0.005,0.003,0.002", "task.epochs=10", "--workers", "2",
+                      "--output", folder, cwd=tmp_path)
+    wait_for(folder / "trials" / "0000" / "checkpoints" / "last.pt", sweep)
+    os.kill(sweep.pid, signal.SIGTERM)  # kill, a job scheduler: the workers are told too
+    assert sweep.wait(timeout=120) == 143
+    log = next(tmp_path.glob("zoo-*.log")).read_text()
+    assert f"continue it with: zoo sweep --resume {folder}" in log
+
+    elsewhere = tmp_path / "elsewhere"  # the recipe was named relative to the sweep's folder, not this one
+    elsewhere.mkdir()
+    resumed = run_zoo("sweep", "--resume", folder, cwd=elsewhere)
+    assert resumed.returncode == 0, resumed.stderr
+    after = json.loads((folder / "sweep.json").read_text())
+    assert [t["state"] for t in after["trials"]] == ["complete"] * 4, [t["error"] for t in after["trials"]]
+    assert sorted(p.name for p in (folder / "trials").iterdir()) == ["0000", "0001", "0002", "0003"]
+
+
 def test_two_processes_join_one_study_and_run_each_trial_once_in_their_own_folders(tmp_path):
     (tmp_path / "r.yaml").write_text(RECIPE)
     journal = tmp_path / "shared" / "study.journal"

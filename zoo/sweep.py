@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, Optional, Sequence
 
-from zoo.errors import Interrupted, UserError
+from zoo.errors import Interrupted, Terminated, UserError
 from zoo.sweep_record import read_sweep_json, stored_storage, write_sweep_json
 from zoo.sweep_space import Space, check_space, grid_points, optional_seed_key, parse_space
 from zoo.sweep_study import PRUNERS, SAMPLERS, Settings, create, default_storage, load, process_alive, reopen, take_queued
@@ -100,8 +101,8 @@ def start(recipe_spec: str, arguments: Sequence[str], *, trials: Optional[int] =
     check_space(recipe_path, space)
     if chosen == "grid":
         queued = grid_points(space)[:trials] if trials else grid_points(space)
-    else:
-        queued = [{} for _ in range(trials or 1)]
+    else:  # without --trials (every key a list, --sampler tpe|random): as many trials as the grid has points
+        queued = [{} for _ in range(trials or (len(grid_points(space)) if space.dimensions else 1))]
     why = unsafe_run_name(recipe.name)
     if output is None and why is not None:
         raise UserError(f"the recipe name {recipe.name!r} can't name a folder under sweeps/: {why}; use --output DIR")
@@ -110,7 +111,7 @@ def start(recipe_spec: str, arguments: Sequence[str], *, trials: Optional[int] =
     url = storage if storage is None or "://" in storage else str(Path(storage).resolve())
     url = url or default_storage(folder)
     seed = recipe.data.get("seed", 0)
-    settings = Settings(name=f"{recipe.name}-{stamp}", recipe_name=recipe.name, recipe=str(recipe_path),
+    settings = Settings(name=f"{recipe.name}-{stamp}", recipe_name=recipe.name, recipe=str(Path(recipe_path).resolve()),
                         arguments=list(arguments), objective=objective, seeds=seeds, sampler=chosen,
                         sampler_seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else 0,
                         pruner=prune, trials=len(queued), folder=str(folder.resolve()),
@@ -250,17 +251,29 @@ def run_children(sweep: Sweep, workers: int, threads: Optional[int]) -> None:
              for index, (_, output) in enumerate(children, 1)]
     for pump in pumps:
         pump.start()
+
+    def forward_sigterm(signum: int, frame: object) -> None:  # kill, a job scheduler: the workers stop as on Ctrl-C
+        for child, _ in children:
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, forward_sigterm)
     try:
         for (child, _), pump in zip(children, pumps):
             child.wait()
             pump.join()
-    except KeyboardInterrupt:  # the workers got the same Ctrl-C: let them leave their trials resumable
+    except KeyboardInterrupt:  # the workers got the same Ctrl-C (or SIGTERM): they leave their trials resumable
         for child, _ in children:
             try:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     failed = [i for i, (child, _) in enumerate(children, 1) if child.returncode not in (0, None)]
     if failed:
         print(f"sweep: worker {', '.join(map(str, failed))} stopped with an error (see its lines above); "

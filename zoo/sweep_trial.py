@@ -130,8 +130,8 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
             values.append(objective_value(report, worker.settings.objective))
     except TrialPruned as exc:
         state, error = "pruned", str(exc)
-    except KeyboardInterrupt:
-        trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
+    except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or this worker's parent sweep is gone:
+        trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))  # resumable
         raise
     except Exception as exc:  # the run's own error, one line; the sweep goes on
         state, error = "failed", failure_line(exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Optional, Sequence
 
-from zoo.errors import UserError
+from zoo.errors import RunFailure, UserError
 
 
 def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trials: Optional[int] = None,
@@ -60,5 +60,8 @@ def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trial
     document = sweeps.finish(sweep)
     print(sweep_table(document, sweep.folder))
     print(f"sweep folder: {sweep.folder}")
+    failed = [t for t in document["trials"] if t["state"] == "failed"]
+    if document.get("best") is None and failed:  # a wrong --objective, a recipe that fails whatever the values
+        raise RunFailure(f"no trial of the sweep completed: trial {failed[0]['number']}: {failed[0]['error']}")
     return 0
 
