@@ -802,6 +802,8 @@ CASES = [
          r"^sweep optimizer\.lrr: the value 0\.1 is refused: command line \(optimizer\.lrr=0\.1\): optimizer\.lrr: "
          r"unknown key for optimizer 'adam' "
          r"\(did you mean 'lr'\?\)", after=no_sweep_folder),
+    Case("sweep over one value spelt twice", lambda c: sweep_args(c, "optimizer.lr=0.1,1e-1"),
+         r"^sweep 'optimizer\.lr=0\.1,1e-1': optimizer\.lr: a value is listed twice", after=no_sweep_folder),
     Case("sweep over an empty list", lambda c: sweep_args(c, "optimizer.lr="),
          r"^sweep 'optimizer\.lr=': optimizer\.lr: no values \(an empty list\)", after=no_sweep_folder),
     Case("sweep list with an empty value", lambda c: sweep_args(c, "optimizer.lr=0.1,,0.01"),

@@ -12,6 +12,7 @@ every listed value and both bounds of each range against the recipe's schema wit
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -137,7 +138,8 @@ def parse_space(arguments: Sequence[str]) -> Space:
             raise UserError(f"sweep {argument!r}: {key}: an empty value in the list (two commas, or one at an end)")
         texts = tuple(t.strip() for t in texts)
         values = tuple(parse_value(t, f"sweep {key}") for t in texts)
-        if len(set(texts)) < len(texts):
+        seen = [json.dumps(v, sort_keys=True, default=str) for v in values]  # 0.1 and 1e-1 are one value
+        if len(set(texts)) < len(texts) or len(set(seen)) < len(seen):
             raise UserError(f"sweep {argument!r}: {key}: a value is listed twice")
         space.dimensions[key] = Dimension(key=key, kind="grid", values=values, texts=texts)
     return space
