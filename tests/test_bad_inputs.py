@@ -804,6 +804,9 @@ CASES = [
          r"\(did you mean 'lr'\?\)", after=no_sweep_folder),
     Case("sweep over one value spelt twice", lambda c: sweep_args(c, "optimizer.lr=0.1,1e-1"),
          r"^sweep 'optimizer\.lr=0\.1,1e-1': optimizer\.lr: a value is listed twice", after=no_sweep_folder),
+    Case("sweep over a range left open", lambda c: sweep_args(c, "optimizer.lr=loguniform(1e-4,1e-1"),
+         r"^sweep 'optimizer\.lr=loguniform\(1e-4,1e-1': optimizer\.lr: a bracket, parenthesis or quote is not "
+         r"closed$", after=no_sweep_folder),
     Case("sweep over an empty list", lambda c: sweep_args(c, "optimizer.lr="),
          r"^sweep 'optimizer\.lr=': optimizer\.lr: no values \(an empty list\)", after=no_sweep_folder),
     Case("sweep list with an empty value", lambda c: sweep_args(c, "optimizer.lr=0.1,,0.01"),

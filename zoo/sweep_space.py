@@ -85,6 +85,21 @@ class Space:
         return {key: d.describe() for key, d in self.dimensions.items()}
 
 
+def balanced(text: str) -> bool:
+    """Whether every bracket, brace, parenthesis and quote in ``text`` is closed, in order."""
+    closing, stack, quote = {"[": "]", "{": "}", "(": ")"}, [], None
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in closing:
+            stack.append(closing[ch])
+        elif ch in "]})" and (not stack or stack.pop() != ch):
+            return False
+    return not stack and quote is None
+
+
 def split_top_level(text: str) -> list:
     """``text`` split on the commas outside brackets, braces, parentheses and quotes."""
     parts, depth, quote, start = [], 0, None, 0
@@ -126,6 +141,8 @@ def parse_space(arguments: Sequence[str]) -> Space:
         if not spec.strip():
             raise UserError(f"sweep {argument!r}: {key}: no values (an empty list); give values "
                             f"such as {key}=0.1,0.01")
+        if not balanced(spec):
+            raise UserError(f"sweep {argument!r}: {key}: a bracket, parenthesis or quote is not closed")
         call = _CALL.match(spec)
         if call and not spec.strip().startswith(("[", "{", "'", '"')):
             space.dimensions[key] = parse_range(key, argument, call.group(1), call.group(2))
