@@ -58,10 +58,11 @@ def computing(source: str) -> Optional[int]:
     """The process id of a computation of ``source``'s cards that is running now, else None."""
     try:
         pid = int(lock_path(source).read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return pid
+    from zoo.run_record import process_alive  # only when a lock file is there: listing stays lean
+
+    return pid if pid > 0 and process_alive(pid, None) else None
 
 
 class CardStore:

@@ -30,7 +30,8 @@ from typing import IO, Iterator, Optional, Sequence
 from zoo.errors import Interrupted, Terminated, UserError
 from zoo.sweep_record import read_sweep_json, stored_storage, write_sweep_json
 from zoo.sweep_space import Space, check_space, grid_points, optional_seed_key, parse_space
-from zoo.sweep_study import PRUNERS, SAMPLERS, Settings, create, default_storage, load, process_alive, reopen, take_queued
+from zoo.run_record import process_alive
+from zoo.sweep_study import PRUNERS, SAMPLERS, Settings, create, default_storage, load, reopen, take_queued
 from zoo.sweep_trial import Worker, run_trial
 
 _OBJECTIVE = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
@@ -181,7 +182,8 @@ def resume(target: str, *, workers: int = 1, threads: Optional[int] = None) -> S
     with resumable(sweep):
         for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             owner, pid = frozen.user_attrs.get("host"), frozen.user_attrs.get("pid")
-            if owner not in (None, host) or (pid != os.getpid() and process_alive(pid)):
+            alive = isinstance(pid, int) and pid > 0 and process_alive(pid, frozen.user_attrs.get("pid_started"))
+            if owner not in (None, host) or (pid != os.getpid() and alive):
                 print(f"sweep: trial {frozen.number} is running on {owner} (pid {pid}): left to it", flush=True)
                 continue
             print(f"sweep: trial {frozen.number} was left running by a process that is gone: continuing it",

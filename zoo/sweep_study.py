@@ -16,7 +16,6 @@ nothing beyond the budget is ever created. Optuna is imported inside the functio
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from contextlib import contextmanager
@@ -203,16 +202,3 @@ def reopen(study: Any, number: int) -> Any:
 
     frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
     return optuna.Trial(study, frozen._trial_id)
-
-
-def process_alive(pid: Any) -> bool:
-    """Whether the process ``pid`` runs on this machine."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from zoo.errors import RunFailure, UserError
+from zoo.run_record import process_start
 from zoo.sweep_record import write_sweep_json
 from zoo.sweep_space import Space
 from zoo.sweep_study import Settings, direction_of
@@ -117,6 +118,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     trial.set_user_attr("runs", [str(path.resolve()) for path, _ in folders])
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("pid_started", process_start(os.getpid()))  # a reused pid is not this process
     worker.record()
     shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
     of = f"/{total}" if total else ""
