@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import sys
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 
 @dataclass
@@ -23,18 +23,26 @@ class Panel:
     log: bool = False
 
 
-def panels_png(panels: Sequence[Panel], *, panel_width: float = 5.2, height: float = 3.4) -> bytes:
-    """The ``panels`` side by side in one picture, as PNG bytes."""
+def agg_figure(width: float, height: float, dpi: int = 100) -> Any:
+    """A matplotlib ``Figure`` of ``width`` × ``height`` inches on an Agg canvas, laid out
+    "constrained"; the backend is chosen only while pyplot is not loaded."""
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:  # never switch the backend under a user's pyplot session
         matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def panels_png(panels: Sequence[Panel], *, panel_width: float = 5.2, height: float = 3.4) -> bytes:
+    """The ``panels`` side by side in one picture, as PNG bytes."""
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(panel_width * max(1, len(panels)), height), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = agg_figure(panel_width * max(1, len(panels)), height)
     for index, panel in enumerate(panels):
         axes = figure.add_subplot(1, max(1, len(panels)), index + 1)
         for label, xs, ys in panel.lines:

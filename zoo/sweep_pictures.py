@@ -14,28 +14,21 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from zoo.atomic import atomic_write
+from zoo.metrics_file import as_number, read_metrics
 from zoo.sweep_record import PICTURES
 
 DPI = 100
 
 
 def figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on an Agg canvas (the backend chosen only while pyplot is not loaded)."""
-    import matplotlib
+    """A matplotlib Figure on an Agg canvas (``zoo.curve_plots.agg_figure``)."""
+    from zoo.curve_plots import agg_figure
 
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    made = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(made)
-    return made
+    return agg_figure(width, height, DPI)
 
 
 def save(made: Any, path: Path) -> None:
@@ -105,20 +98,13 @@ def draw_params(document: dict, path: Path) -> None:
 
 
 def validation_curve(run_folder: Path) -> tuple:
-    """``(epochs, validation losses)`` from a run folder's metrics.jsonl (rows with a finite
-    ``valid_loss``, the last of an epoch's validation rounds); empty lists when there is none."""
+    """``(epochs, validation losses)`` from a run folder's metrics.jsonl (``zoo.metrics_file``:
+    rows with a finite ``valid_loss``, the last of an epoch's validation rounds); empty lists
+    when there is none."""
     by_epoch: dict = {}
-    try:
-        lines = (run_folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return [], []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:  # a line cut short by a kill
-            continue
-        loss, epoch = row.get("valid_loss"), row.get("epoch")
-        if isinstance(loss, (int, float)) and isinstance(epoch, (int, float)) and math.isfinite(loss):
+    for row in read_metrics(run_folder):
+        loss, epoch = as_number(row.get("valid_loss")), as_number(row.get("epoch"))
+        if loss is not None and epoch is not None and math.isfinite(loss):
             by_epoch[epoch] = loss
     epochs = sorted(by_epoch)
     return epochs, [by_epoch[e] for e in epochs]
