@@ -357,11 +357,11 @@ def finish(sweep: Sweep) -> dict:
     (``zoo.sweep_page``); returns the document."""
     from zoo.sweep_page import write_sweep_page
     from zoo.sweep_pictures import draw_pictures
-    from zoo.sweep_record import sweep_document
+    from zoo.sweep_record import sweep_document, write_document
 
     study, settings = load(sweep.storage, sweep.study_name)
-    space = parse_space(settings.arguments)
-    draw_pictures(sweep_document(study, settings, space, sweep.folder, sweep.storage), sweep.folder)
-    document = write_sweep_json(study, settings, space, sweep.folder, sweep.storage)
+    document = sweep_document(study, settings, parse_space(settings.arguments), sweep.folder, sweep.storage)
+    document["pictures"] = draw_pictures(document, sweep.folder)  # the study read once, not again for the names
+    write_document(document, sweep.folder)
     write_sweep_page(sweep.folder)
     return document

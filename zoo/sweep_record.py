@@ -77,7 +77,11 @@ def sweep_document(study: Any, settings: Settings, space: Space, folder: Path, s
 
 def write_sweep_json(study: Any, settings: Settings, space: Space, folder: Path, storage: str) -> dict:
     """Write ``folder/sweep.json`` atomically; returns what it wrote."""
-    document = sweep_document(study, settings, space, folder, storage)
+    return write_document(sweep_document(study, settings, space, folder, storage), folder)
+
+
+def write_document(document: dict, folder: Path) -> dict:
+    """Write ``document`` (``sweep_document``'s) as ``folder/sweep.json``, atomically; returns it."""
     write_text(folder / "sweep.json", json_text(document))
     return document
 
