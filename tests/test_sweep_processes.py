@@ -113,3 +113,82 @@ def test_workers_2_run_a_grid_in_two_processes_with_their_share_of_the_cores(tmp
     started = re.findall(r"^(\[worker \d\]) sweep: trial (\d)/4: ", result.stdout, re.M)
     assert sorted(number for _, number in started) == ["0", "1", "2", "3"]  # each trial taken by one worker once
     assert {worker for worker, _ in started} == {"[worker 1]", "[worker 2]"}
+
+
+def take_a_trial_as_another_machine(journal: Path, study_name: str, host: str, pid: int):
+    """Take a queued trial of the study in ``journal`` as the worker ``pid`` on ``host`` would
+    (Optuna's own ask, then the host and pid named as zoo's workers name them); returns
+    ``(study, trial)``."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name=study_name, storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    trial = study.ask()
+    trial.set_user_attr("host", host)
+    trial.set_user_attr("pid", pid)
+    return study, trial
+
+
+def wait_for_line(log: Path, line: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until ``log`` holds ``line`` (the process still running)."""
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text():
+        assert process.poll() is None, f"zoo sweep ended (status {process.returncode}) before printing {line!r}"
+        assert time.monotonic() < deadline, f"{line!r} not printed"
+        time.sleep(0.05)
+
+
+def start_shared_sweep(tmp_path: Path, values: str, host: str = "other-machine", pid: int = 4242) -> tuple:
+    """``zoo sweep`` of ``values`` in a journal file, started in the background, with one of its
+    queued trials taken by the process ``pid`` on ``host``; returns ``(process, its log, study,
+    that trial)``."""
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    journal = tmp_path / "shared" / "study.journal"
+    process = start_zoo("sweep", "r.yaml", f"optimizer.lr={values}", "task.epochs=4", "--storage", journal,
+                        "--output", tmp_path / "sw", cwd=tmp_path)
+    wait_for(tmp_path / "sw" / "sweep.json", process)
+    name = json.loads((tmp_path / "sw" / "sweep.json").read_text())["study"]["name"]
+    study, trial = take_a_trial_as_another_machine(journal, name, host, pid)
+    assert trial.number < len(values.split(","))  # a queued trial, not one made past the sweep's budget
+    return process, next(tmp_path.glob("zoo-*.log")), study, trial
+
+
+def test_a_sweep_waits_for_the_trial_another_machine_runs_and_records_it_when_it_ends(tmp_path):
+    process, log, study, trial = start_shared_sweep(tmp_path, "0.01,0.005,0.003")
+    wait_for_line(log, f"sweep: waiting for trial {trial.number}, running on other-machine (pid 4242)", process)
+    time.sleep(1.5)
+    assert process.poll() is None  # still waiting: its own trials are done, the other machine's is not
+    trial.set_user_attr("values", [0.25])
+    study.tell(trial, 0.25)
+    assert process.wait(timeout=60) == 0
+    document = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [t["state"] for t in document["trials"]] == ["complete"] * 3
+    assert document["trials"][trial.number]["host"] == "other-machine"
+    assert (tmp_path / "sw" / "objective.png").is_file()
+
+
+def test_ctrl_c_while_waiting_leaves_the_other_machines_trial_running_and_draws_the_sweep_so_far(tmp_path):
+    process, log, study, trial = start_shared_sweep(tmp_path, "0.01,0.005")
+    wait_for_line(log, f"sweep: waiting for trial {trial.number}", process)
+    os.kill(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    text = log.read_text()
+    assert (f"zoo: stopped waiting for trial {trial.number}, still running on other-machine (pid 4242); "
+            f"zoo sweep --resume {tmp_path / 'sw'} waits for it again") in text
+    assert "sweep folder:" in text  # the table of the sweep so far came first
+    document = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert document["trials"][trial.number]["state"] == "running"
+    assert document["best"] is not None and document["pictures"]
+    assert study.trials[trial.number].state.name == "RUNNING"  # the other machine's trial is not touched
+
+
+def test_a_trial_a_dead_process_of_this_machine_left_running_is_not_waited_for_but_named_with_resume(tmp_path):
+    import socket
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    process, log, study, trial = start_shared_sweep(tmp_path, "0.01,0.005", socket.gethostname(), gone.pid)
+    assert process.wait(timeout=120) == 0
+    assert (f"sweep: trial {trial.number} was left running by a process that is gone: "
+            f"zoo sweep --resume {tmp_path / 'sw'} continues it") in log.read_text()
+    assert "waiting for" not in log.read_text()

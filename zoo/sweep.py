@@ -9,7 +9,8 @@ trials of an existing sweep: its folder (on a file system this machine shares), 
 name in ``--storage``, the trials' run folders then going in a sweep folder on this machine.
 ``resume`` first continues the trials that a dead process of this machine left RUNNING (their
 run folders resume from their checkpoints), then the queue. sweep.json is rewritten as each
-trial starts and ends; the end draws the pictures.
+trial starts and ends. When this process's queue is empty it waits for the trials other
+processes still run (``zoo.sweep_wait``); the end draws the pictures.
 """
 
 from __future__ import annotations
@@ -350,6 +351,19 @@ def relay(output: IO, prefix: str) -> None:
     """Print each line of a worker's ``output`` with ``prefix``."""
     for line in output:
         print(prefix + line, end="", flush=True)
+
+
+def wait_for_others(sweep: Sweep) -> list:
+    """Once this process's share is done, wait for the trials of ``sweep`` that other processes
+    still run (``zoo.sweep_wait``), rewriting sweep.json as each ends. Returns the ``Held``
+    trials still running when Ctrl-C stopped the waiting (``[]`` when none are left)."""
+    from zoo.sweep_record import write_sweep_json
+    from zoo.sweep_wait import wait_for_others as wait
+
+    study, settings = load(sweep.storage, sweep.study_name)
+    space = parse_space(settings.arguments)
+    return wait(study, lambda: write_sweep_json(study, settings, space, sweep.folder, sweep.storage),
+                resume_command=f"zoo sweep --resume {sweep.folder}")
 
 
 def finish(sweep: Sweep) -> dict:

@@ -1,7 +1,8 @@
 """``zoo sweep RECIPE KEY=V1,V2 'KEY=loguniform(A,B)' ... [options]``, ``--join SWEEP``, ``--resume DIR``.
 
-Runs the sweep (``zoo.sweep``), then draws its pictures, rewrites sweep.json and prints the
-table of trials sorted by the objective with the best trial's folder. Ctrl-C (or SIGTERM)
+Runs the sweep (``zoo.sweep``), waits for the trials other processes still run, then draws its
+pictures, rewrites sweep.json and prints the table of trials sorted by the objective with the
+best trial's folder. Ctrl-C (or SIGTERM)
 stops it with the command that continues it.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Optional, Sequence
 
-from zoo.errors import RunFailure, UserError
+from zoo.errors import Interrupted, RunFailure, UserError
 
 
 def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trials: Optional[int] = None,
@@ -57,9 +58,15 @@ def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trial
                              command=shlex.join(["zoo", "sweep", recipe_spec, *arguments, *shown]))
     if worker_index:  # a worker process of a parent zoo sweep: the parent draws and prints
         return 0
+    still_running = sweeps.wait_for_others(sweep)
     document = sweeps.finish(sweep)
     print(sweep_table(document, sweep.folder))
     print(f"sweep folder: {sweep.folder}")
+    if still_running:  # Ctrl-C while waiting: the table above is of the sweep so far
+        held = still_running[0]
+        raise Interrupted(f"stopped waiting for trial {held.number}, still running {held.where()}"
+                          f"{f' (and {len(still_running) - 1} more)' if len(still_running) > 1 else ''}; "
+                          f"zoo sweep --resume {sweep.folder} waits for it again and updates sweep.json")
     failed = [t for t in document["trials"] if t["state"] == "failed"]
     if document.get("best") is None and failed:  # a wrong --objective, a recipe that fails whatever the values
         raise RunFailure(f"no trial of the sweep completed: trial {failed[0]['number']}: {failed[0]['error']}")
