@@ -26,6 +26,7 @@ import torch
 
 from tests.conftest import REPO, default_sigint, register_in_process
 from zoo.cli import main
+from zoo.metrics_file import read_metrics
 
 EPOCHS = 10
 RECIPE = f"""\
@@ -147,6 +148,7 @@ def test_kill_9_at_random_moments_never_loses_a_checkpoint_and_resume_matches(st
             process = zoo_process("run", "--resume", run, cwd=tmp_path)
     resume_in_process(run, capsys)
     assert_same_weights(straight, run)
+    assert [row["epoch"] for row in read_metrics(run)] == list(range(1, EPOCHS + 1))  # each epoch logged once
     assert not [p for p in os.listdir(run / "checkpoints") if p.endswith(".tmp")]  # cleaned up by the next save
     print("\nkill -9 results:", json.dumps(results))
 
@@ -177,6 +179,7 @@ def test_ctrl_c_and_sigterm_stop_with_a_resumable_checkpoint_and_say_how_to_resu
 
     resume_in_process(run, capsys)
     assert_same_weights(straight, run)
+    assert [row["epoch"] for row in read_metrics(run)] == list(range(1, EPOCHS + 1))  # each epoch logged once
 
 
 @pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),

@@ -121,6 +121,21 @@ def test_resume_finishes_with_the_same_weights_bit_for_bit(recipe, tmp_path, cap
         (stopped / "report.json").read_text())["test"]
 
 
+@pytest.mark.parametrize("cut", [0, 30], ids=["line-not-written", "line-cut-short"])
+def test_resume_after_a_kill_between_last_pt_and_its_metrics_line_writes_that_epochs_line(recipe, tmp_path, capsys, cut):
+    """kill -9 after last.pt of epoch 2 was written and before epoch 2's metrics.jsonl line (or
+    power lost in the middle of that line): the resume logs epoch 2 again from the checkpoint, so
+    metrics.jsonl has every epoch once."""
+    folder = tmp_path / "run"
+    run_ok("run", recipe, "--output", folder, "task.epochs=2", capsys=capsys)
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    (folder / "metrics.jsonl").write_text(lines[0] + "\n" + lines[1][:cut])  # what the kill leaves
+    run_ok("run", "--resume", folder, "task.epochs=3", capsys=capsys)
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line != lines[1][:cut]]
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert rows[1]["valid_loss"] == json.loads(lines[1])["valid_loss"]  # epoch 2's own figures, not new ones
+
+
 def test_resume_needs_a_run_folder(tmp_path, capsys):
     assert main(["run", "--resume", str(tmp_path)]) == 2
     assert "not a run folder" in capsys.readouterr().err

@@ -39,7 +39,7 @@ import torch
 from zoo.task import BestModel, Checkpoints, Task
 from zoo.toolkit import distributed_backend
 from zoo_classify.batches import Batches, auto_workers
-from zoo_classify.checkpoint import resume
+from zoo_classify.checkpoint import report_lost_rounds, resume
 from zoo_classify.data import load_data
 from zoo_classify.feature_cache import cached_head
 from zoo_classify.inference import best_model, evaluate_run
@@ -111,6 +111,7 @@ class ClassificationTask(Task):
         if run.resumed:
             resume(trainer, run.load_checkpoint("last.pt"))
             run.log(f"resuming {run.directory} after epoch {trainer.state.epoch}")
+            report_lost_rounds(run, trainer.state)
         self._describe(run, trainer)
         if run.world_size > 1:
             run.log(f"{run.world_size} processes ({distributed_backend(run.device)}): {o.batch_size} samples "

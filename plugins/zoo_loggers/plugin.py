@@ -3,8 +3,9 @@
 The JSONL file has one JSON object a line, one line per ``zoo_epoch_end`` call (a validation
 round of a classification run, a step of a style transfer):
 ``{"epoch": 3, "time": "...", "train_loss": ...}``.
-It is opened in append mode, so a resumed run continues the same file. Each line is flushed
-as it is written: a killed run keeps every finished epoch's line.
+It is opened in append mode, so a resumed run continues the same file (on a new line, should
+the last one have been cut short). Each line is flushed as it is written: a killed run keeps
+every finished epoch's line.
 
 TensorBoard: when the ``tensorboard`` package is installed, scalars go to
 ``<run folder>/tensorboard``; when it is not, this writer stays silent.
@@ -27,11 +28,20 @@ def _clean(value):
     return value
 
 
+def _ends_a_line(path):
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
 @hookimpl
 def zoo_run_start(run):
     if run.directory is None:
         return
-    writers = {"jsonl": open(run.directory / "metrics.jsonl", "a", encoding="utf-8")}
+    jsonl = open(run.directory / "metrics.jsonl", "a", encoding="utf-8")
+    if jsonl.tell() and not _ends_a_line(run.directory / "metrics.jsonl"):
+        jsonl.write("\n")  # a line cut short (power loss) stays alone, readers skip it
+    writers = {"jsonl": jsonl}
     try:
         from torch.utils.tensorboard import SummaryWriter
     except Exception:  # tensorboard is optional
