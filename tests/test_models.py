@@ -493,7 +493,7 @@ def test_timm_new_classifier_is_the_only_fresh_part_and_is_reported(models, tmp_
 
 def test_timm_pretrained_without_network_says_so_in_seconds(models, offline_home, monkeypatch):
     monkeypatch.delenv("ZOO_OFFLINE")
-    for var in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY", "HF_HUB_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
     for var in ("https_proxy", "http_proxy"):  # a proxy that refuses: no network, whatever this machine has
         monkeypatch.setenv(var, "http://127.0.0.1:9")

@@ -137,11 +137,15 @@ def test_a_plugin_replacing_sys_stdout_is_put_back(tmp_path, monkeypatch, capsys
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_real_ctrl_c_while_a_plugin_imports_still_stops_zoo(tmp_path):
-    install(tmp_path, "acme_slow", "import time\ntime.sleep(600)\n")
+    importing = tmp_path / "importing"  # the plugin's import has begun: zoo is inside its loading step
+    install(tmp_path, "acme_slow", f"import pathlib, time\npathlib.Path({str(importing)!r}).touch()\ntime.sleep(600)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO), str(REPO / "plugins")]))
     process = subprocess.Popen([sys.executable, "-m", "zoo", "list", "models", "--refresh"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
-    time.sleep(3)
+    deadline = time.monotonic() + 120
+    while not importing.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from zoo import UserError
 from zoo.recipe import TOP_LEVEL_KEYS, Recipe, dump_value, load_recipe
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 keys = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
 scalars = st.one_of(

@@ -1,6 +1,7 @@
 """``zoo sweep`` across processes: a kill -9 mid-trial then ``--resume``, two processes joining one
 study (``--join`` by the study's name in a journal file, each with its own run folders), and
-``--workers 2``. Each ``zoo sweep`` is a real ``python -m zoo`` process."""
+``--workers 2``, and a sweep waiting for the trial another machine runs. Each ``zoo sweep`` is a
+real ``python -m zoo`` process."""
 
 from __future__ import annotations
 
@@ -13,15 +14,35 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import run_zoo
+import pytest
+
+from tests.conftest import default_sigint, run_zoo
 from tests.test_sweep import RECIPE
 
 
+STARTED: list = []
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """A test that fails while its ``zoo sweep`` runs in the background still ends it."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start_zoo(*args, cwd: Path) -> subprocess.Popen:
-    """``python -m zoo ARGS`` started in the background, its output in ``cwd/<pid>.log``."""
+    """``python -m zoo ARGS`` started in the background (SIGINT in its default disposition, so
+    that it stops as on Ctrl-C), its output in ``cwd/zoo-<n>.log``."""
     log = open(cwd / f"zoo-{time.monotonic_ns()}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, stdout=log,
-                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    process = subprocess.Popen([sys.executable, "-m", "zoo", *map(str, args)], cwd=cwd, stdout=log,
+                               stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                               preexec_fn=default_sigint)
+    STARTED.append(process)
+    return process
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
