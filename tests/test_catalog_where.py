@@ -96,3 +96,14 @@ def test_a_mistake_is_one_line_naming_it_and_its_position(expression, message):
     text = str(err.value)
     assert "\n" not in text and text.startswith("--where: ")
     assert re.search(message, text), text
+
+
+def test_sort_orders_input_sizes_and_means_as_numbers_unknown_last():
+    from zoo.catalog_columns import sort_rows
+
+    rows = [{"name": n, "input_size": s, "mean": m} for n, s, m in (
+        ("a", [3, 224, 224], [0.485, 0.456, 0.406]), ("b", [3, 1024, 1024], [0.5, 0.5, 0.5]),
+        ("c", None, None), ("d", [1, 32, 32], [0.1307]), ("e", [3, 224, 256], [0.0, 0.0, 0.0]))]
+    assert [r["name"] for r in sort_rows(rows, "input_size")] == ["d", "a", "e", "b", "c"]
+    assert [r["name"] for r in sort_rows(rows, "-input_size")] == ["b", "e", "a", "d", "c"]
+    assert [r["name"] for r in sort_rows(rows, "mean")] == ["e", "d", "a", "b", "c"]

@@ -27,6 +27,20 @@ def _joined(value: Any) -> str:
     return "x".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 
+def _numbers_order(value: Any) -> tuple:
+    """A list of numbers in its own order (224 before 1024, as text would not); anything else after."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return (0, tuple(value))
+    return (1, str(value))
+
+
+def _size_order(value: Any) -> tuple:
+    """An input size ``[C, H, W]`` by height, width, then channels."""
+    if isinstance(value, (list, tuple)) and len(value) == 3:
+        value = [*value[1:], value[0]]
+    return _numbers_order(value)
+
+
 def _floats(value: Any) -> str:
     return ",".join(f"{v:.3f}" for v in value) if isinstance(value, (list, tuple)) else str(value)
 
@@ -42,6 +56,7 @@ class Column:
     show: Callable[[Any], str] = str
     comparable: Callable[[Any], Any] = lambda value: value  # the value ``--where`` and ``--sort`` see
     scale: float = 1.0  # the unit a number is kept in (gmacs: 1e9), for ``--where``'s K/M/G
+    order: Optional[Callable[[Any], Any]] = None  # the value ``--sort`` sees, when not ``comparable``'s
 
 
 COLUMNS = {c.name: c for c in (
@@ -52,9 +67,9 @@ COLUMNS = {c.name: c for c in (
     Column("top1", NUMBER, "ImageNet-1K top-1 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("top5", NUMBER, "ImageNet-1K top-5 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("res", NUMBER, "the default input's height in pixels"),
-    Column("input_size", TEXT, "the default input: channels x height x width", _joined, _joined),
-    Column("mean", TEXT, "the normalization mean per channel", _floats, _floats),
-    Column("std", TEXT, "the normalization std per channel", _floats, _floats),
+    Column("input_size", TEXT, "the default input: channels x height x width", _joined, _joined, order=_size_order),
+    Column("mean", TEXT, "the normalization mean per channel", _floats, _floats, order=_numbers_order),
+    Column("std", TEXT, "the normalization std per channel", _floats, _floats, order=_numbers_order),
     Column("num_classes", NUMBER, "outputs of the classifier as published"),
     Column("features", NUMBER, "the feature width of the head a new head replaces (its inputs)"),
     Column("pretrained", BOOL, "whether pretrained weights exist", lambda v: "yes" if v else "no"),
@@ -152,7 +167,8 @@ def sort_rows(rows: list, text: Optional[str]) -> list:
     for column, descending in reversed(keys):  # stable sorts, last key first
         known = [r for r in rows if r.get(column.name) is not None]
         unknown = [r for r in rows if r.get(column.name) is None]
-        known.sort(key=lambda r: column.comparable(r[column.name]), reverse=descending)
+        order = column.order or column.comparable
+        known.sort(key=lambda r: order(r[column.name]), reverse=descending)
         rows = known + unknown
     return rows
 
