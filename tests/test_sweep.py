@@ -144,6 +144,25 @@ def test_a_trial_pruned_on_its_validation_loss_stops_early_and_is_shown_pruned(r
     assert document["trials"][2]["error"].startswith("pruned after epoch 2")
 
 
+def test_hyperband_prunes_the_trials_that_stall_and_the_best_one_completes(recipe, tmp_path):
+    """Hyperband's brackets depend on the study's name (a timestamp), so which trials it compares
+    varies; with three trials that learn and three that stall (lr 1e-6), Optuna prunes a stalled
+    one under every bracketing seen (2,000 study names tried with Optuna alone on curves of that shape)."""
+    document = sweep(tmp_path / "h", recipe, "optimizer.lr=0.01,0.005,0.003,1e-6,2e-6,3e-6", "task.epochs=9",
+                     "--prune", "hyperband")
+    assert document["study"]["pruner"] == "hyperband"
+    states = {t["number"]: t["state"] for t in document["trials"]}
+    assert set(states.values()) <= {"complete", "pruned"} and "pruned" in states.values()
+    assert document["best"]["number"] in (0, 1, 2) and states[document["best"]["number"]] == "complete"
+    for t in document["trials"]:
+        epochs = [json.loads(line)["epoch"] for line in (tmp_path / "h" / t["runs"][0] / "metrics.jsonl").read_text().splitlines()]
+        if t["state"] == "pruned":
+            assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 9
+            assert t["error"].startswith(f"pruned after epoch {len(epochs)}")
+        else:
+            assert epochs == list(range(1, 10))
+
+
 def test_objective_from_the_report_is_maximized_for_accuracy(recipe, tmp_path):
     document = sweep(tmp_path / "o", recipe, "optimizer.lr=0.01,0.0005", "task.epochs=1", "--objective", "test.accuracy")
     assert document["objective"] == "test.accuracy" and document["study"]["direction"] == "maximize"
