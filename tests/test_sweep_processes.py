@@ -213,3 +213,44 @@ def test_a_trial_a_dead_process_of_this_machine_left_running_is_not_waited_for_b
     assert (f"sweep: trial {trial.number} was left running by a process that is gone: "
             f"zoo sweep --resume {tmp_path / 'sw'} continues it") in log.read_text()
     assert "waiting for" not in log.read_text()
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL server of its own (pgserver's, from a wheel) for the test; its URL."""
+    import shutil
+    import tempfile
+
+    import pgserver
+
+    data = tempfile.mkdtemp(prefix="zoo-pg-")  # short: the server's socket lives there
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR")  # pgserver's platformdirs, on a machine without a login session
+def test_two_processes_share_a_study_in_a_postgresql_server(tmp_path, postgres_url):
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    first = start_zoo("sweep", "r.yaml", "optimizer.lr=0.02,0.01,0.005,0.003,0.002,0.001", "task.epochs=6",
+                      "--storage", postgres_url, "--output", tmp_path / "a", cwd=tmp_path)
+    wait_for(tmp_path / "a" / "sweep.json", first)
+    document = json.loads((tmp_path / "a" / "sweep.json").read_text())
+    assert document["study"]["storage"] == postgres_url and not (tmp_path / "a" / "study.db").exists()
+    second = run_zoo("sweep", "--join", document["study"]["name"], "--storage", postgres_url, "--output", tmp_path / "b",
+                     cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert first.wait(timeout=300) == 0
+    ran_a = {p.name for p in (tmp_path / "a" / "trials").iterdir()}
+    ran_b = {p.name for p in (tmp_path / "b" / "trials").iterdir()}
+    assert ran_a and ran_b and not ran_a & ran_b
+    assert ran_a | ran_b == {f"{n:04d}" for n in range(6)}
+    for folder in ("a", "b"):  # both machines' tables are of the whole sweep
+        assert [t["state"] for t in json.loads((tmp_path / folder / "sweep.json").read_text())["trials"]] == ["complete"] * 6
+    import optuna  # the study is the server's: Optuna reads it back from there
+
+    study = optuna.load_study(study_name=document["study"]["name"], storage=postgres_url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 6
