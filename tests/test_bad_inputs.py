@@ -564,6 +564,10 @@ def no_sweep_folder(ctx: Ctx) -> None:
     assert not (ctx.tmp / "sweep").exists()
 
 
+def not_made(path: Path) -> None:
+    assert not path.exists(), f"{path} was made"
+
+
 CASES = [
     # recipes
     Case("yaml syntax error", lambda c: ["run", c.edited("lr: 0.003}", "lr: 0.003"), "--dry-run"],
@@ -831,6 +835,9 @@ CASES = [
          r"^--sampler grid: optimizer\.lr is a range, which has no grid", after=no_sweep_folder),
     Case("sweep resume of a run folder", lambda c: ["sweep", "--resume", c.trained()],
          r"^.*/run: not a sweep folder \(no sweep\.json there\)$"),
+    Case("sweep join of a journal file that is not there",
+         lambda c: ["sweep", "--join", "quickstart-1", "--storage", c.tmp / "shared" / "sweep.journal"],
+         r"^--storage /.*/shared/sweep\.journal: no such journal file", after=lambda c: not_made(c.tmp / "shared")),
 ]
 
 

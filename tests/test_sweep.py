@@ -200,3 +200,20 @@ def test_a_sweep_in_which_no_trial_completes_ends_with_exit_status_1(recipe, tmp
     err = capsys.readouterr().err.strip()
     assert err.startswith("zoo: error: no trial of the sweep completed: trial 0: ") and "test.nope" in err
     assert len(err.splitlines()) == 1 and (folder / "report.html").is_file()
+
+
+def test_a_journal_file_named_relatively_is_found_again_from_any_folder(recipe, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", str(recipe), "optimizer.lr=0.01,0.005", "task.epochs=1", "--storage", "shared/s.journal",
+                 "--output", "a"]) == 0
+    name = json.loads((tmp_path / "a" / "sweep.json").read_text())["study"]["name"]
+    assert main(["sweep", "--join", name, "--storage", "shared/s.journal", "--output", "b"]) == 0
+    journal = str(tmp_path / "shared" / "s.journal")
+    for folder in ("a", "b"):
+        assert json.loads((tmp_path / folder / "sweep.json").read_text())["study"]["storage"] == journal
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(tmp_path / "b")]) == 0
+    assert "best: trial" in capsys.readouterr().out and not (elsewhere / "shared").exists()

@@ -32,7 +32,8 @@ from zoo.errors import Interrupted, Terminated, UserError
 from zoo.sweep_record import read_sweep_json, stored_storage, write_sweep_json
 from zoo.sweep_space import Space, check_space, grid_points, optional_seed_key, parse_space
 from zoo.run_record import process_alive
-from zoo.sweep_study import PRUNERS, SAMPLERS, Settings, create, default_storage, load, reopen, take_queued
+from zoo.sweep_study import (PRUNERS, SAMPLERS, Settings, create, default_storage, load, reopen, storage_url,
+                             take_queued)
 from zoo.sweep_trial import Worker, run_trial
 
 _OBJECTIVE = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
@@ -110,8 +111,7 @@ def start(recipe_spec: str, arguments: Sequence[str], *, trials: Optional[int] =
         raise UserError(f"the recipe name {recipe.name!r} can't name a folder under sweeps/: {why}; use --output DIR")
     folder = make_directory(Path(output) if output else new_run_directory(Path("sweeps"), recipe.name))
     stamp = folder.name if output is None else timestamped(Path(""), "").name
-    url = storage if storage is None or "://" in storage else str(Path(storage).resolve())
-    url = url or default_storage(folder)
+    url = storage_url(storage) if storage else default_storage(folder)
     seed = recipe.data.get("seed", 0)
     settings = Settings(name=f"{recipe.name}-{stamp}", recipe_name=recipe.name, recipe=str(Path(recipe_path).resolve()),
                         arguments=list(arguments), objective=objective, seeds=seeds, sampler=chosen,
@@ -144,12 +144,13 @@ def join(target: str, *, storage: Optional[str] = None, output: Optional[str] = 
     folder = Path(target)
     if (folder / "sweep.json").is_file():
         document = read_sweep_json(folder)
-        url = storage or stored_storage(folder, document)
+        url = storage_url(storage) if storage else stored_storage(folder, document)
         sweep = Sweep(folder=folder, storage=url, study_name=document["study"]["name"])
     elif storage is None:
         raise UserError(f"--join {target}: not a sweep folder (no sweep.json there); to join by the study's "
                         f"name give its --storage URL too")
     else:
+        storage = storage_url(storage)
         _, settings = load(storage, target)
         shared = Path(settings.folder)
         if output is None and (shared / "sweep.json").is_file():

@@ -69,12 +69,21 @@ def default_storage(folder: Path) -> str:
     return f"sqlite:///{(folder / 'study.db').resolve()}"
 
 
-def open_storage(url: str) -> Any:
-    """Optuna's storage for ``url``: an ``RDBStorage`` for a URL with ``://``, else a journal file.
-    Raises ``zoo.UserError`` naming the URL when Optuna can't open it."""
+def storage_url(given: str) -> str:
+    """The storage URL ``--storage given`` names: a database URL as it is, a journal file's path
+    made absolute (so that sweep.json names it from any folder)."""
+    return given if "://" in given else str(Path(given).resolve())
+
+
+def open_storage(url: str, *, create: bool = True) -> Any:
+    """Optuna's storage for ``url``: an ``RDBStorage`` for a URL with ``://``, else a journal file
+    (made, with its folder, when ``create``; an existing one is needed to join or resume a
+    sweep). Raises ``zoo.UserError`` naming the URL when Optuna can't open it."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # zoo prints what the sweep does
+    if "://" not in url and not create and not Path(url).is_file():
+        raise UserError(f"--storage {url}: no such journal file (a sweep started with --storage FILE makes it)")
     try:
         if "://" in url:
             kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
@@ -138,12 +147,12 @@ def load(storage_url: str, name: str, offset: int = 0) -> tuple:
     ``offset`` past the sweep's seed. Raises ``zoo.UserError`` when there is no such sweep study."""
     import optuna
 
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, create=False)
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise UserError(f"--join {name}: no study of that name in {storage_url} "
+        raise UserError(f"no sweep study named {name} in {storage_url} "
                         f"(it holds: {', '.join(names) or 'none'})") from None
     config = study.user_attrs.get("zoo")
     if not isinstance(config, dict):
