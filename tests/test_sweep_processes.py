@@ -188,11 +188,13 @@ def test_a_sweep_waits_for_the_trial_another_machine_runs_and_records_it_when_it
     assert (tmp_path / "sw" / "objective.png").is_file()
 
 
-def test_ctrl_c_while_waiting_leaves_the_other_machines_trial_running_and_draws_the_sweep_so_far(tmp_path):
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_while_waiting_leaves_the_other_machines_trial_running_and_draws_the_sweep_so_far(tmp_path, signal_number,
+                                                                                                  status):
     process, log, study, trial = start_shared_sweep(tmp_path, "0.01,0.005")
     wait_for_line(log, f"sweep: waiting for trial {trial.number}", process)
-    os.kill(process.pid, signal.SIGINT)
-    assert process.wait(timeout=60) == 130
+    os.kill(process.pid, signal_number)  # SIGTERM: a job scheduler's time limit
+    assert process.wait(timeout=60) == status
     text = log.read_text()
     assert (f"zoo: stopped waiting for trial {trial.number}, still running on other-machine (pid 4242); "
             f"zoo sweep --resume {tmp_path / 'sw'} waits for it again") in text

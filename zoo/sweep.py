@@ -354,10 +354,11 @@ def relay(output: IO, prefix: str) -> None:
         print(prefix + line, end="", flush=True)
 
 
-def wait_for_others(sweep: Sweep) -> list:
+def wait_for_others(sweep: Sweep) -> tuple:
     """Once this process's share is done, wait for the trials of ``sweep`` that other processes
-    still run (``zoo.sweep_wait``), rewriting sweep.json as each ends. Returns the ``Held``
-    trials still running when Ctrl-C stopped the waiting (``[]`` when none are left)."""
+    still run (``zoo.sweep_wait``), rewriting sweep.json as each ends. Returns ``(the Held
+    trials still running when Ctrl-C or SIGTERM stopped the waiting, or [], that stop's exit
+    status or 0)``."""
     from zoo.sweep_record import write_sweep_json
     from zoo.sweep_wait import wait_for_others as wait
 

@@ -7,18 +7,21 @@ ends, so that its table, best trial and pictures are of the whole sweep. A trial
 while the process that holds it may be alive: on this machine, while its pid (and start time)
 still exist; on another machine, until it ends, since its liveness can't be seen from here. A
 trial a dead process of this machine left RUNNING is not waited for: ``zoo sweep --resume``
-continues it. Ctrl-C stops the waiting, never the other processes' trials.
+continues it. Ctrl-C or SIGTERM stops the waiting, never the other processes' trials.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from zoo.errors import Terminated
 from zoo.run_record import process_alive
 
 #: A trial taken from the queue names its host and pid a moment later; one without them for this
@@ -64,14 +67,20 @@ def running_trials(study: Any, *, now: Optional[_dt.datetime] = None) -> list:
 
 
 def wait_for_others(study: Any, record: Callable[[], Any], *, resume_command: str, poll: float = 1.0,
-                    sleep: Callable[[float], None] = time.sleep) -> list:
+                    sleep: Callable[[float], None] = time.sleep) -> tuple:
     """Wait until no trial of ``study`` is RUNNING in a process that may be alive, calling
     ``record()`` (which rewrites sweep.json) whenever a trial's state changes. Prints which trials
-    it waits for, and each trial a dead process left, with ``resume_command``. Returns the trials
-    still running elsewhere when Ctrl-C stopped the waiting (``[]`` when it ran to its end)."""
+    it waits for, and each trial a dead process left, with ``resume_command``. Ctrl-C or SIGTERM
+    stops the waiting. Returns ``(the Held trials still running elsewhere when it was stopped, or
+    [], the exit status the stop asks for: 130 Ctrl-C, 143 SIGTERM, 0 none)``."""
     announced: set = set()
     states = None
     waiting: list = []
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         while True:
             now = tuple((t.number, t.state.name) for t in study.get_trials(deepcopy=False))
@@ -91,7 +100,10 @@ def wait_for_others(study: Any, record: Callable[[], Any], *, resume_command: st
                           f"{resume_command} continues it", flush=True)
             waiting = [t for t in held if t.alive]
             if not waiting:
-                return []
+                return [], 0
             sleep(poll)
-    except KeyboardInterrupt:
-        return waiting
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a job scheduler's time limit)
+        return waiting, getattr(exc, "exit_code", 130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

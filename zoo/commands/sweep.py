@@ -58,15 +58,15 @@ def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trial
                              command=shlex.join(["zoo", "sweep", recipe_spec, *arguments, *shown]))
     if worker_index:  # a worker process of a parent zoo sweep: the parent draws and prints
         return 0
-    still_running = sweeps.wait_for_others(sweep)
+    still_running, stopped = sweeps.wait_for_others(sweep)
     document = sweeps.finish(sweep)
     print(sweep_table(document, sweep.folder))
     print(f"sweep folder: {sweep.folder}")
-    if still_running:  # Ctrl-C while waiting: the table above is of the sweep so far
+    if still_running:  # Ctrl-C or SIGTERM while waiting: the table above is of the sweep so far
         held = still_running[0]
         raise Interrupted(f"stopped waiting for trial {held.number}, still running {held.where()}"
                           f"{f' (and {len(still_running) - 1} more)' if len(still_running) > 1 else ''}; "
-                          f"zoo sweep --resume {sweep.folder} waits for it again and updates sweep.json")
+                          f"zoo sweep --resume {sweep.folder} waits for it again and updates sweep.json", stopped)
     failed = [t for t in document["trials"] if t["state"] == "failed"]
     if document.get("best") is None and failed:  # a wrong --objective, a recipe that fails whatever the values
         raise RunFailure(f"no trial of the sweep completed: trial {failed[0]['number']}: {failed[0]['error']}")
