@@ -195,11 +195,36 @@ def test_a_sampler_over_lists_without_trials_runs_as_many_trials_as_the_grid_has
 
 def test_a_sweep_in_which_no_trial_completes_ends_with_exit_status_1(recipe, tmp_path, capsys):
     folder = tmp_path / "o"
-    assert main(["sweep", str(recipe), "optimizer.lr=0.01,0.002", "task.epochs=1", "--objective", "test.nope",
+    assert main(["sweep", str(recipe), "optimizer.name=sgd", "optimizer.lr=1e12,2e12", "task.epochs=1",
                  "--output", str(folder)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("zoo: error: no trial of the sweep completed: trial 0: ") and "test.nope" in err
+    assert err.startswith("zoo: error: no trial of the sweep completed: trial 0: the training loss is nan")
     assert len(err.splitlines()) == 1 and (folder / "report.html").is_file()
+
+
+def test_an_objective_the_report_lacks_stops_the_sweep_after_its_first_trial_naming_what_the_report_has(
+        recipe, tmp_path, capsys):
+    folder = tmp_path / "o"
+    assert main(["sweep", str(recipe), "optimizer.lr=0.01,0.002,0.001", "task.epochs=1", "--objective", "test.acc",
+                 "--output", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.match(r"zoo: error: --objective test\.acc: trial 0's report\.json has no number at test\.acc .*"
+                    r"\(it has: .*best\.valid_accuracy.*test\.accuracy.*\); no trial can have it", err), err
+    assert len(err.splitlines()) == 1
+    assert [p.name for p in (folder / "trials").iterdir()] == ["0000"]  # one trial's time lost, not the sweep's
+    states = [t["state"] for t in json.loads((folder / "sweep.json").read_text())["trials"]]
+    assert states == ["failed", "waiting", "waiting"]
+
+
+def test_valid_accuracy_is_the_best_rounds_and_a_maximized_objective(recipe, tmp_path):
+    document = sweep(tmp_path / "a", recipe, "optimizer.lr=0.01,0.0005", "task.epochs=2", "--objective", "valid_accuracy")
+    assert document["study"]["direction"] == "maximize"
+    for t in document["trials"]:
+        report = json.loads((tmp_path / "a" / t["runs"][0] / "report.json").read_text())
+        best = [json.loads(line) for line in (tmp_path / "a" / t["runs"][0] / "metrics.jsonl").read_text().splitlines()
+                if json.loads(line)["epoch"] == report["best"]["epoch"]][0]
+        assert t["value"] == report["best"]["valid_accuracy"] == best["valid_accuracy"]
+    assert document["best"]["number"] == 0
 
 
 def test_a_journal_file_named_relatively_is_found_again_from_any_folder(recipe, tmp_path, monkeypatch, capsys):

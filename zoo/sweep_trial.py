@@ -91,18 +91,36 @@ def recipe_seed(recipe_path: Path, space: Space) -> int:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
 
 
+class ObjectiveMissing(RunFailure):
+    """A run's report.json has no number at all where the objective points (not a NaN: nothing)."""
+
+
 def objective_value(report: dict, objective: str) -> float:
-    """The number at ``objective`` in a run's ``report``: ``valid_loss`` is the best validation loss
-    (``best.valid_loss``), anything else a dotted path (``test.accuracy``). Raises ``RunFailure``
-    when there is no finite number there."""
-    path = ("best", "valid_loss") if objective == "valid_loss" else tuple(objective.split("."))
+    """The number at ``objective`` in a run's ``report``: ``valid_loss`` and ``valid_accuracy`` are
+    the best round's (``best.valid_loss``, ``best.valid_accuracy``), anything else a dotted path
+    (``test.accuracy``). Raises ``ObjectiveMissing`` when the report has no number there, naming
+    those it has, and ``RunFailure`` for a NaN or infinite one."""
+    path = ("best", objective) if objective in ("valid_loss", "valid_accuracy") else tuple(objective.split("."))
     value: Any = report
     for part in path:
         value = value.get(part) if isinstance(value, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RunFailure(f"report.json has no finite number at {'.'.join(path)} for the objective "
-                         f"{objective} (found {value!r})")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ObjectiveMissing(f"report.json has no number at {'.'.join(path)} for the objective {objective} "
+                               f"(it has: {', '.join(number_paths(report)) or 'none'})")
+    if not math.isfinite(value):
+        raise RunFailure(f"report.json has {value} at {'.'.join(path)} for the objective {objective}")
     return float(value)
+
+
+def number_paths(report: dict, prefix: str = "", depth: int = 2) -> list:
+    """The dotted paths of ``report``'s numbers, ``depth`` levels deep at most (``test.accuracy``)."""
+    paths = []
+    for key, value in report.items():
+        if isinstance(value, dict) and depth > 1:
+            paths += number_paths(value, f"{prefix}{key}.", depth - 1)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            paths.append(f"{prefix}{key}")
+    return paths
 
 
 def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str:
@@ -123,7 +141,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
     of = f"/{total}" if total else ""
     print(f"sweep: trial {trial.number}{of}: {shown} -> {folders[0][0]}", flush=True)
-    values, state, error = [], "complete", None
+    values, state, error, missing = [], "complete", None, None
     try:
         for i, (folder, seed) in enumerate(folders):
             overrides = worker.space.overrides(params) + ([f"seed={seed}"] if seed is not None else [])
@@ -135,6 +153,8 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or this worker's parent sweep is gone:
         trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))  # resumable
         raise
+    except ObjectiveMissing as exc:
+        state, error, missing = "failed", str(exc), exc
     except Exception as exc:  # the run's own error, one line; the sweep goes on
         state, error = "failed", failure_line(exc)
     trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
@@ -149,6 +169,9 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
         worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned" else optuna.trial.TrialState.FAIL)
         print(f"sweep: trial {trial.number}: {state}: {error}", flush=True)
     worker.record()
+    if missing is not None and not worker.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        raise UserError(f"--objective {worker.settings.objective}: trial {trial.number}'s {missing}; no trial can "
+                        f"have it, so the sweep stops (start it again with another --objective)")
     return state
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def final_report(trainer: "Trainer") -> dict:
     """Reload the best checkpoint into ``trainer.model``, test it on the test split (per-class
     table in the log), draw the pictures (``task.plots``); return the run's report:
-    ``best`` (epoch, valid_loss, checkpoint, step), ``epochs_run``, ``classes``, ``test``
+    ``best`` (epoch, valid_loss, valid_accuracy, checkpoint, step), ``epochs_run``, ``classes``, ``test``
     (see ``evaluation.test_report``; absent without a test split) and ``pictures``."""
     run, o, data, state, model = trainer.run, trainer.options, trainer.data, trainer.state, trainer.model
     report: dict = {"best": {"epoch": state.best_epoch, "valid_loss": _finite_or_none(state.best_valid_loss),
@@ -29,6 +29,9 @@ def final_report(trainer: "Trainer") -> dict:
                     "epochs_run": state.epoch, "classes": data.classes}
     if state.best_step is not None:  # task.valid_every: the round's step, counted over the run
         report["best"]["step"] = state.best_step
+    round_ = next((r for r in state.history if r.get("epoch") == state.best_epoch and r.get("step") == state.best_step), None)
+    if round_ is not None:
+        report["best"]["valid_accuracy"] = _finite_or_none(round_.get("valid_accuracy"))
     if state.best_epoch is not None and run.checkpoint_dir is not None:
         model.load_state_dict(run.load_checkpoint("best.pt")["model"])
     if run.world_size > 1 and state.best_epoch is not None:  # rank 0 read best.pt: give it to all
