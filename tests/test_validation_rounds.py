@@ -136,7 +136,7 @@ def test_patience_counts_epochs_when_validating_inside_them(drifting_recipe, tmp
     assert best["epoch"] == 1  # epoch 2 had no better round: one bad epoch, patience 1
     assert json.loads((folder / "report.json").read_text())["best"] == {
         "epoch": 1, "step": best["step"], "valid_loss": pytest.approx(best["valid_loss"]),
-        "checkpoint": str(folder / "checkpoints" / "best.pt")}
+        "valid_accuracy": pytest.approx(best["valid_accuracy"]), "checkpoint": str(folder / "checkpoints" / "best.pt")}
 
 
 class Interrupting(torch.utils.data.TensorDataset):
