@@ -835,6 +835,9 @@ CASES = [
          r"^--sampler grid: optimizer\.lr is a range, which has no grid", after=no_sweep_folder),
     Case("sweep resume of a run folder", lambda c: ["sweep", "--resume", c.trained()],
          r"^.*/run: not a sweep folder \(no sweep\.json there\)$"),
+    Case("sweep float range over a whole-number key", lambda c: sweep_args(c, "task.epochs=uniform(1,3)", "--trials", "2"),
+         r"^sweep task\.epochs: the value 1\.74 is refused \(a whole number is wanted: sweep it with int\(1,3\)\): "
+         r".*task\.epochs: expected int", after=no_sweep_folder),
     Case("sweep join of a journal file that is not there",
          lambda c: ["sweep", "--join", "quickstart-1", "--storage", c.tmp / "shared" / "sweep.journal"],
          r"^--storage /.*/shared/sweep\.journal: no such journal file", after=lambda c: not_made(c.tmp / "shared")),

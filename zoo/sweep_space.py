@@ -200,12 +200,30 @@ def check_space(recipe_path: Path, space: Space) -> None:
     registries = get_manager().registries
     check_recipe(load_recipe(recipe_path, space.fixed), registries)
     for key, dimension in space.dimensions.items():
-        for value in dimension.choices if dimension.kind == "grid" else (dimension.low, dimension.high):
+        for value in checked_values(dimension):
             try:
                 check_recipe(load_recipe(recipe_path, space.overrides({key: value})), registries)
             except UserError as exc:
+                hint = ""
+                if dimension.kind in ("uniform", "loguniform") and value not in (dimension.low, dimension.high):
+                    hint = f" (a whole number is wanted: sweep it with int({dimension.low:g},{dimension.high:g}))"
                 raise UserError(f"sweep {key}: the value {dimension.override(value).partition('=')[2]} "
-                                f"is refused: {exc}") from exc
+                                f"is refused{hint}: {exc}") from exc
+
+
+def checked_values(dimension: Dimension) -> tuple:
+    """The values of ``dimension`` that ``check_space`` tries: every listed one; a range's bounds,
+    and for a float range one value between them that is no whole number (the sampler draws
+    such values, which a key taking whole numbers refuses)."""
+    if dimension.kind == "grid":
+        return dimension.choices
+    low, high = dimension.low, dimension.high
+    if dimension.kind == "int" or low == high:
+        return (low, high)
+    inside = low * (high / low) ** 0.37 if dimension.kind == "loguniform" else low + 0.37 * (high - low)
+    if float(inside).is_integer():
+        inside = math.nextafter(float(inside), float(high))
+    return (low, high, inside)
 
 
 def distributions(space: Space) -> dict:
