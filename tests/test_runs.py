@@ -267,3 +267,18 @@ def test_runs_imports_no_torch_and_no_plugin(tree):
             "or m.startswith('zoo_')]; print(loaded, file=sys.stderr); sys.exit(status or bool(loaded))")
     result = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_table_shows_what_tells_runs_apart_and_says_once_the_overrides_they_all_share(tmp_path):
+    sweep = tmp_path / "sweep" / "trials"
+    for number, lr in enumerate(("0.01", "0.005", "0.001")):
+        make_run(sweep / f"{number:04d}", started=f"2026-11-30T10:0{number}:00",
+                 overrides=["task.epochs=4", "task.plots=false", "data.root=/a/long/path/to/the/data", f"optimizer.lr={lr}"])
+    table = run_zoo("runs", str(tmp_path / "sweep"), cwd=tmp_path, env={"COLUMNS": "100"})
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert [line.split()[-1] for line in lines[1:4]] == ["optimizer.lr=0.001", "optimizer.lr=0.005", "optimizer.lr=0.01"]
+    assert lines[-1] == ("overrides of every run listed (not repeated above): task.epochs=4 task.plots=false "
+                         "data.root=/a/long/path/to/the/data")
+    one = run_zoo("runs", str(sweep / "0000"), cwd=tmp_path, env={"COLUMNS": ""}).stdout.splitlines()  # piped: all of it
+    assert one[1].endswith("task.epochs=4 task.plots=false data.root=/a/long/path/to/the/data optimizer.lr=0.01")

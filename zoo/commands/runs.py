@@ -4,7 +4,8 @@ Every run folder under ``runs/`` (or DIR: a runs tree, a sweep folder, one run f
 each: when it started, its state (finished, failed, interrupted, pruned, running, killed: its
 process is gone; unknown: a run from before run.json that left no report), the epochs done, the
 best validation loss, the test accuracy, the wall time, the recipe's name, the folder and the
-overrides. Newest first unless ``--sort`` says otherwise. It reads files only (``zoo.runs_index``)
+overrides (those every listed run shares, such as a sweep's fixed ones, said once below the
+table). Newest first unless ``--sort`` says otherwise. It reads files only (``zoo.runs_index``)
 and imports neither torch nor a plugin.
 """
 
@@ -53,13 +54,24 @@ def runs_command(root: Optional[str], *, as_json: bool = False, sort: str = "sta
     if not runs:
         print(f"no runs under {folder}" + (" matching the filters" if wanted or name else ""))
         return 0
+    common = shared_overrides(runs)
     print(render(("STARTED", "STATE", "EPOCHS", "VALID LOSS", "TEST ACC", "TIME", "NAME", "FOLDER", "OVERRIDES"),
-                 [row(r) for r in runs]))
+                 [row(r, common) for r in runs]))
     counts: dict = {}
     for r in runs:
         counts[r.state] = counts.get(r.state, 0) + 1
     print(f"{len(runs)} run{'' if len(runs) == 1 else 's'}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    if common:
+        print(f"overrides of every run listed (not repeated above): {' '.join(o for o in runs[0].overrides if o in common)}")
     return 0
+
+
+def shared_overrides(runs: list) -> set:
+    """The overrides every one of ``runs`` has, when there are two or more (a sweep's fixed ones):
+    the table shows each run's others, those that tell the runs apart."""
+    if len(runs) < 2:
+        return set()
+    return set.intersection(*(set(r.overrides) for r in runs))
 
 
 def sorted_runs(runs: list, column: str, reverse: bool = False) -> list:
@@ -71,13 +83,13 @@ def sorted_runs(runs: list, column: str, reverse: bool = False) -> list:
     return sorted(present, key=lambda r: getattr(r, column), reverse=SORTS[column] != reverse) + missing
 
 
-def row(run: RunSummary) -> list:
-    """The table's cells for ``run``."""
+def row(run: RunSummary, common: set = frozenset()) -> list:
+    """The table's cells for ``run``, its overrides without those in ``common``."""
     return [(run.started or "-").replace("T", " ")[:16], run.state, "-" if run.epochs is None else run.epochs,
             "-" if run.valid_loss is None else f"{run.valid_loss:.4f}",
             "-" if run.test_accuracy is None else f"{run.test_accuracy:.2%}",
             "-" if run.seconds is None else duration_text(run.seconds), run.name, shown_path(run.folder),
-            " ".join(run.overrides)]
+            " ".join(o for o in run.overrides if o not in common)]
 
 
 def shown_path(folder: Path) -> str:
