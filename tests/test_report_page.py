@@ -270,3 +270,12 @@ def test_a_sweep_with_seeds_shows_mean_and_spread_and_links_every_seeds_run(tmp_
     assert row[4] == "0.25 \u00b1 0.05" and row[6] == "0000-seed0 0000-seed1"
     assert page.links == [f"{run}/report.html" for run in runs]
     assert "seeds per setting 2" in page.words
+
+
+def test_a_picture_is_never_shown_wider_than_its_own_pixels(tmp_path):
+    import re
+
+    small, large = small_png(tmp_path / "small.png", "red", (400, 300)), small_png(tmp_path / "large.png", "red", (2000, 50))
+    Image.new("RGB", (300, 20)).save(tmp_path / "g.gif")
+    html = render_page("t", [Picture(small, width=1000), Picture(large, width=1000), Picture(tmp_path / "g.gif", width=900)])
+    assert re.findall(r'<figure style="width:min\((\d+)px,100%\)">', html) == ["400", "1000", "300"]

@@ -66,7 +66,8 @@ class Table:
 @dataclass(frozen=True)
 class Picture:
     """A picture, inlined: ``source`` is a file path or the image's bytes; ``width``: the width
-    it is shown at, in CSS pixels (narrower when the window is)."""
+    it is shown at, in CSS pixels (narrower when the window is, and never wider than a PNG's or
+    GIF's own pixels, which would blur it)."""
 
     source: Union[Path, bytes]
     caption: str = ""
@@ -202,5 +203,16 @@ def _picture(picture: Picture) -> str:
         return f'<p class="missing">{_text(name or "picture")}: not a PNG, JPEG or GIF image</p>'
     uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     caption = f"<figcaption>{_text(name)}</figcaption>" if name else ""
-    return (f'<figure style="width:min({int(picture.width)}px,100%)"><img src="{uri}" alt="{_text(name or "picture")}">'
+    natural = pixel_width(data)
+    width = min(int(picture.width), natural) if natural else int(picture.width)  # never blown up past its pixels
+    return (f'<figure style="width:min({width}px,100%)"><img src="{uri}" alt="{_text(name or "picture")}">'
             f"{caption}</figure>")
+
+
+def pixel_width(data: bytes) -> Optional[int]:
+    """The width in pixels of a PNG or GIF image's bytes (read from its header); None for others."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big") or None
+    if data.startswith(b"GIF8") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little") or None
+    return None

@@ -85,6 +85,7 @@ def draw_params(document: dict, path: Path) -> None:
             positions = {label: n for n, label in enumerate(labels)}
             xs = [positions.get(p if isinstance(p, str) else json.dumps(p), math.nan) for p, _ in points]
             ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0)
+            ax.set_xlim(-0.5, len(labels) - 0.5)  # every listed value, one with no completed trial too
         else:
             xs = [p for p, _ in points]
             if dim["kind"] == "loguniform":
