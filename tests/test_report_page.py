@@ -111,6 +111,17 @@ def test_a_classification_run_leaves_a_self_contained_page(quickstart_run):
     assert_self_contained(page, html)
 
 
+def test_a_classification_run_without_plots_still_shows_its_curves_from_metrics_jsonl(tmp_path):
+    folder = tmp_path / "run"
+    run_in_process(tmp_path / "cache", "run", REPO / "recipes" / "quickstart.yaml", "task.epochs=2", "task.plots=false",
+                   "--output", folder)
+    assert not list(folder.glob("*.png"))
+    page = read_page(folder / "report.html")
+    assert "Training curves" in page.words and "metrics.jsonl" in page.words
+    (curves,) = page.pictures
+    assert decoded(curves).size[0] > 300
+
+
 class Plain(Task):
     """A task that contributes no sections: a report with nested figures, a picture and metrics."""
 

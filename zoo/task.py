@@ -50,7 +50,16 @@ if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports
     from zoo.run_context import Run
 
 __all__ = ["BestModel", "Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
-           "OPTIONAL_SECTIONS", "Heading", "Paragraph", "Table", "Picture", "Preformatted", "Link"]
+           "OPTIONAL_SECTIONS", "Heading", "Paragraph", "Table", "Picture", "Preformatted", "Link", "metrics_picture"]
+
+
+def metrics_picture(folder: Path) -> Optional[bytes]:
+    """For a task's ``report_sections``: the run folder ``folder``'s metrics.jsonl drawn against the
+    epoch (or step), the losses in one panel and up to three other metrics in their own, as PNG
+    bytes to give ``Picture``; None when there are no metrics (or no matplotlib)."""
+    from zoo.report_page import metrics_picture as draw
+
+    return draw(folder)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import torch
 
-from zoo.task import Heading, Paragraph, Picture, Table
+from zoo.task import Heading, Paragraph, Picture, Table, metrics_picture
 from zoo.toolkit import broadcast_module
 from zoo_classify.batches import Batches, batch_at
 from zoo_classify.evaluation import evaluate, log_test_table, test_report
@@ -115,6 +115,10 @@ def report_sections(folder: Path, report: dict) -> list:
             caption = "per class, the lowest accuracy first"
         sections += [Heading("Per class", 3), Table(("class", "correct", "total", "accuracy"), rows, caption)]
     pictures = [name for name in report.get("pictures") or () if (folder / name).is_file()]
+    if "curves.png" not in pictures:  # task.plots: false (as in sweeps): the curves from metrics.jsonl
+        curves = metrics_picture(folder)
+        if curves is not None:
+            sections += [Heading(PICTURES["curves.png"][0]), Picture(curves, "metrics.jsonl", width=1000)]
     for name in pictures:
         title, width = PICTURES.get(name, (name, 720))
         sections += [Heading(title), Picture(folder / name, width=width)]
