@@ -110,3 +110,12 @@ def numeric_keys(rows: list) -> list:
             if key not in skip and as_number(value) is not None:
                 keys[key] = True
     return list(keys)
+
+
+def logged_epoch(folder: Path) -> Optional[Any]:
+    """The ``epoch`` of the last complete line of the run folder ``folder``'s metrics.jsonl: 0 when
+    the file has none, None when there is no such file (no JSONL logger installed)."""
+    if not (Path(folder) / METRICS).is_file():
+        return None
+    last = last_metrics(folder)
+    return last.get("epoch", 0) if last else 0

@@ -54,6 +54,7 @@ Model cards (what a model needs beside its weights to be used without its data)
 Checkpoints and resuming
     ``checkpoint_mismatch``  what differs between a model's state dict and a saved one.
     ``saved_progress``       the ``epoch`` a checkpoint file was saved at.
+    ``logged_epoch``         the epoch of a run folder's last metrics.jsonl line (what a resume must log again).
     ``rng_state``, ``set_rng_state``   every global generator's state, saved and restored.
 
 Several processes (torchrun)
@@ -81,6 +82,7 @@ from zoo.errors import RunFailure, UserError
 from zoo.feature_store import FeatureStore, digest
 from zoo.image_datasets import ImageBatchDataset, TensorImageDataset
 from zoo.image_files import UnreadableImage, decode_image
+from zoo.metrics_file import logged_epoch
 from zoo.input_channels import adapt_input_channels
 from zoo.params import freeze, select_parameters, train_unfrozen
 from zoo.rng import rng_state, set_rng_state
@@ -97,7 +99,7 @@ __all__ = [
     "FeatureStore", "digest",
     "freeze", "select_parameters", "train_unfrozen", "adapt_input_channels",
     "model_card", "checkpoint_card", "card_model", "describe_classes",
-    "checkpoint_mismatch", "saved_progress", "rng_state", "set_rng_state",
+    "checkpoint_mismatch", "saved_progress", "logged_epoch", "rng_state", "set_rng_state",
     "distributed_active", "distributed_backend", "all_reduce_sum", "any_process", "broadcast_module",
     "broadcast_buffers", "wrap_distributed",
 ]

@@ -8,12 +8,10 @@ top level. Restored, the run continues bit for bit as if it had gone straight th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import UserError
-from zoo.metrics_file import METRICS, last_metrics
-from zoo.toolkit import RunFailure, checkpoint_mismatch, rng_state, set_rng_state
+from zoo.toolkit import RunFailure, checkpoint_mismatch, logged_epoch, rng_state, set_rng_state
 from zoo_classify.health import non_finite_weights
 from zoo_classify.state import TrainingState
 
@@ -59,12 +57,11 @@ def report_lost_rounds(run: Any, state: TrainingState) -> int:
     """Give the loggers again the validation rounds of the epoch ``last.pt`` ended (read from
     ``state.history``) when the run folder's metrics.jsonl stops before that epoch: a run killed
     after writing ``last.pt`` and before its epoch's metrics line. Returns how many rounds."""
-    if run.directory is None or state.epoch == 0 or not (Path(run.directory) / METRICS).is_file():
-        return 0  # no metrics file: no JSONL logger in this installation
-    last = last_metrics(run.directory)
-    logged = last.get("epoch") if last else 0
-    if isinstance(logged, int) and logged >= state.epoch:
+    if run.directory is None or state.epoch == 0:
         return 0
+    logged = logged_epoch(run.directory)
+    if logged is None or (isinstance(logged, int) and logged >= state.epoch):
+        return 0  # None: no metrics file, no JSONL logger in this installation
     rows = [row for row in state.history if row.get("epoch") == state.epoch]
     for row in rows:
         run.epoch_end(state.epoch, {k: v for k, v in row.items() if k not in ("epoch", "progress")})
