@@ -97,3 +97,11 @@ def test_compare_mistakes_are_one_line(tmp_path, make, message):
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("zoo: error: ") and message in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_up_to_forty_overlaid_curves_each_get_their_own_colour_and_dash():
+    from zoo.curve_plots import line_style
+
+    styles = [tuple(sorted(line_style(i).items())) for i in range(40)]
+    assert len(set(styles)) == 40
+    assert line_style(0) == {"color": "tab:blue", "linestyle": "-"} and line_style(10)["linestyle"] == "--"

@@ -38,6 +38,18 @@ def agg_figure(width: float, height: float, dpi: int = 100) -> Any:
     return figure
 
 
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
+           "tab:olive", "tab:cyan")
+DASHES = ("-", "--", ":", "-.")
+
+
+def line_style(index: int) -> dict:
+    """The colour and dash of line ``index`` among many overlaid: the ten colours, then the ten
+    again dashed, and so on, so that up to 40 lines are told apart (matplotlib's own cycle
+    repeats its colours after ten)."""
+    return {"color": COLOURS[index % len(COLOURS)], "linestyle": DASHES[index // len(COLOURS) % len(DASHES)]}
+
+
 def panels_png(panels: Sequence[Panel], *, panel_width: float = 5.2, height: float = 3.4) -> bytes:
     """The ``panels`` side by side in one picture, as PNG bytes."""
     from matplotlib.ticker import MaxNLocator
@@ -45,8 +57,9 @@ def panels_png(panels: Sequence[Panel], *, panel_width: float = 5.2, height: flo
     figure = agg_figure(panel_width * max(1, len(panels)), height)
     for index, panel in enumerate(panels):
         axes = figure.add_subplot(1, max(1, len(panels)), index + 1)
-        for label, xs, ys in panel.lines:
-            axes.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, linewidth=1.4, label=label)
+        for number, (label, xs, ys) in enumerate(panel.lines):
+            axes.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, linewidth=1.4, label=label,
+                      **line_style(number))
         values = [y for _, _, ys in panel.lines for y in ys if y == y]
         if panel.log and values and min(values) > 0 and max(values) / min(values) > 20:
             axes.set_yscale("log")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.atomic import atomic_write
+from zoo.curve_plots import line_style
 from zoo.metrics_file import as_number, read_metrics
 from zoo.sweep_record import PICTURES
 
@@ -125,7 +126,7 @@ def draw_curves(document: dict, folder: Path, path: Path) -> None:
         if not epochs:
             continue
         thick = t["number"] == best
-        ax.plot(epochs, losses, marker="o" if len(epochs) < 15 else None, linewidth=2.5 if thick else 1,
+        ax.plot(epochs, losses, **line_style(drawn), marker="o" if len(epochs) < 15 else None, linewidth=2.5 if thick else 1,
                 alpha=1.0 if thick else 0.6, zorder=3 if thick else 2,
                 label=f"trial {t['number']}{' (best)' if thick else ''}{' ' + t['state'] if t['state'] != 'complete' else ''}")
         drawn += 1
