@@ -242,3 +242,25 @@ def test_a_journal_file_named_relatively_is_found_again_from_any_folder(recipe, 
     capsys.readouterr()
     assert main(["sweep", "--resume", str(tmp_path / "b")]) == 0
     assert "best: trial" in capsys.readouterr().out and not (elsewhere / "shared").exists()
+
+
+def test_a_running_trial_writes_its_heartbeat_into_the_study():
+    import threading
+    import time
+
+    import optuna
+
+    from zoo.sweep_trial import heartbeat
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    trial = study.ask()
+    with heartbeat(trial, every=0.05):
+        time.sleep(0.05)
+        first = study.trials[0].user_attrs["seen"]
+        time.sleep(0.3)
+        later = study.trials[0].user_attrs["seen"]
+    assert time.time() - 1 < first < later  # written at once, then again while the trial runs
+    stopped = study.trials[0].user_attrs["seen"]
+    time.sleep(0.2)
+    assert study.trials[0].user_attrs["seen"] == stopped  # the block ended: no more beats
+    assert not [t for t in threading.enumerate() if t.name.startswith("zoo-sweep-heartbeat")]

@@ -136,10 +136,10 @@ def test_workers_2_run_a_grid_in_two_processes_with_their_share_of_the_cores(tmp
     assert {worker for worker, _ in started} == {"[worker 1]", "[worker 2]"}
 
 
-def take_a_trial_as_another_machine(journal: Path, study_name: str, host: str, pid: int):
+def take_a_trial_as_another_machine(journal: Path, study_name: str, host: str, pid: int, seen: float = 0.0):
     """Take a queued trial of the study in ``journal`` as the worker ``pid`` on ``host`` would
-    (Optuna's own ask, then the host and pid named as zoo's workers name them); returns
-    ``(study, trial)``."""
+    (Optuna's own ask, then the host, pid and heartbeat, ``seen`` seconds ago, as zoo's workers
+    write them); returns ``(study, trial)``."""
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -147,6 +147,7 @@ def take_a_trial_as_another_machine(journal: Path, study_name: str, host: str, p
     trial = study.ask()
     trial.set_user_attr("host", host)
     trial.set_user_attr("pid", pid)
+    trial.set_user_attr("seen", time.time() - seen)
     return study, trial
 
 
@@ -159,17 +160,17 @@ def wait_for_line(log: Path, line: str, process: subprocess.Popen, timeout: floa
         time.sleep(0.05)
 
 
-def start_shared_sweep(tmp_path: Path, values: str, host: str = "other-machine", pid: int = 4242) -> tuple:
+def start_shared_sweep(tmp_path: Path, values: str, host: str = "other-machine", pid: int = 4242, seen: float = 0.0) -> tuple:
     """``zoo sweep`` of ``values`` in a journal file, started in the background, with one of its
-    queued trials taken by the process ``pid`` on ``host``; returns ``(process, its log, study,
-    that trial)``."""
+    queued trials taken by the process ``pid`` on ``host`` (its last heartbeat ``seen`` seconds
+    ago); returns ``(process, its log, study, that trial)``."""
     (tmp_path / "r.yaml").write_text(RECIPE)
     journal = tmp_path / "shared" / "study.journal"
     process = start_zoo("sweep", "r.yaml", f"optimizer.lr={values}", "task.epochs=4", "--storage", journal,
                         "--output", tmp_path / "sw", cwd=tmp_path)
     wait_for(tmp_path / "sw" / "sweep.json", process)
     name = json.loads((tmp_path / "sw" / "sweep.json").read_text())["study"]["name"]
-    study, trial = take_a_trial_as_another_machine(journal, name, host, pid)
+    study, trial = take_a_trial_as_another_machine(journal, name, host, pid, seen)
     assert trial.number < len(values.split(","))  # a queued trial, not one made past the sweep's budget
     return process, next(tmp_path.glob("zoo-*.log")), study, trial
 
@@ -215,6 +216,21 @@ def test_a_trial_a_dead_process_of_this_machine_left_running_is_not_waited_for_b
     assert (f"sweep: trial {trial.number} was left running by a process that is gone: "
             f"zoo sweep --resume {tmp_path / 'sw'} continues it") in log.read_text()
     assert "waiting for" not in log.read_text()
+
+
+def test_a_trial_whose_machine_went_silent_is_not_waited_for_and_resume_runs_it_again_here(tmp_path):
+    process, log, study, trial = start_shared_sweep(tmp_path, "0.01,0.005", "gpu-box-7", 4242, seen=3600)
+    assert process.wait(timeout=120) == 0
+    assert (f"sweep: trial {trial.number} on gpu-box-7 (pid 4242) has given no sign of life for 60 min: "
+            f"zoo sweep --resume {tmp_path / 'sw'} continues it") in log.read_text()
+    assert "waiting for" not in log.read_text()
+    resumed = run_zoo("sweep", "--resume", tmp_path / "sw", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"sweep: trial {trial.number} on gpu-box-7 (pid 4242) has given no sign of life for 60 min: continuing it" \
+        in resumed.stdout
+    document = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert [t["state"] for t in document["trials"]] == ["complete", "complete"]
+    assert document["trials"][trial.number]["runs"] == [f"trials/{trial.number:04d}"]  # run here, in this folder
 
 
 @pytest.fixture

@@ -150,3 +150,14 @@ def process_start(pid: int) -> Optional[int]:
         return int(stat[stat.rindex(")") + 2:].split()[19])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_space() -> Optional[str]:
+    """Which pids this process can see, as ``<boot id>:<pid namespace>`` (Linux; None elsewhere):
+    two containers that share a host name (``--network host``) have different pid namespaces, so
+    a pid recorded in one says nothing about a process in the other."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None

@@ -7,8 +7,9 @@ processes (forked from this one on Linux, else ``zoo sweep --join`` processes), 
 share of the cores (``OMP_NUM_THREADS`` and ``torch.set_num_threads``). ``join`` runs queued
 trials of an existing sweep: its folder (on a file system this machine shares), or its study's
 name in ``--storage``, the trials' run folders then going in a sweep folder on this machine.
-``resume`` first continues the trials that a dead process of this machine left RUNNING (their
-run folders resume from their checkpoints), then the queue. sweep.json is rewritten as each
+``resume`` first continues the trials whose process is gone (dead on this machine, or silent for
+ten minutes on another: ``zoo.sweep_wait``; run folders here resume from their checkpoints),
+then the queue. sweep.json is rewritten as each
 trial starts and ends. When this process's queue is empty it waits for the trials other
 processes still run (``zoo.sweep_wait``); the end draws the pictures.
 """
@@ -19,7 +20,6 @@ import datetime as _dt
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +31,6 @@ from typing import IO, Iterator, Optional, Sequence
 from zoo.errors import Interrupted, Terminated, UserError
 from zoo.sweep_record import read_sweep_json, stored_storage, write_sweep_json
 from zoo.sweep_space import Space, check_space, grid_points, optional_seed_key, parse_space
-from zoo.run_record import process_alive
 from zoo.sweep_study import (PRUNERS, SAMPLERS, Settings, create, default_storage, load, reopen, storage_url,
                              take_queued)
 from zoo.sweep_trial import Worker, run_trial
@@ -169,28 +168,25 @@ def join(target: str, *, storage: Optional[str] = None, output: Optional[str] = 
 
 
 def resume(target: str, *, workers: int = 1, threads: Optional[int] = None) -> Sweep:
-    """Continue the sweep in the folder ``target`` after Ctrl-C or a kill: the trials a dead process
-    of this machine left RUNNING are continued here first (their runs resume from their
-    checkpoints), then the queued ones. Returns the ``Sweep``."""
+    """Continue the sweep in the folder ``target`` after Ctrl-C or a kill: the trials left RUNNING
+    by a dead process of this machine, or by one on another machine silent for ten minutes
+    (``zoo.sweep_wait``), are continued here first (their runs resume from their checkpoints when
+    their folders are here, else start again), then the queued ones. Returns the ``Sweep``."""
     folder = Path(target)
     document = read_sweep_json(folder)
     url = stored_storage(folder, document)
     sweep = Sweep(folder=folder, storage=url, study_name=document["study"]["name"])
     study, settings = load(url, sweep.study_name)
     worker = make_worker(sweep, study, settings)
-    host = socket.gethostname()
-    import optuna
+    from zoo.sweep_wait import running_trials
 
     with resumable(sweep):
-        for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            owner, pid = frozen.user_attrs.get("host"), frozen.user_attrs.get("pid")
-            alive = isinstance(pid, int) and pid > 0 and process_alive(pid, frozen.user_attrs.get("pid_started"))
-            if owner not in (None, host) or (pid != os.getpid() and alive):
-                print(f"sweep: trial {frozen.number} is running on {owner} (pid {pid}): left to it", flush=True)
+        for held in running_trials(study):
+            if held.alive:
+                print(f"sweep: trial {held.number} is running {held.where()}: left to it", flush=True)
                 continue
-            print(f"sweep: trial {frozen.number} was left running by a process that is gone: continuing it",
-                  flush=True)
-            run_trial(worker, reopen(study, frozen.number), total=settings.trials)
+            print(f"sweep: trial {held.number} {held.gone()}: continuing it", flush=True)
+            run_trial(worker, reopen(study, held.number), total=settings.trials)
     run_workers(sweep, workers, threads)
     return sweep
 

@@ -24,15 +24,18 @@ import os
 import shutil
 import socket
 import statistics
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from zoo.errors import RunFailure, UserError
-from zoo.run_record import process_start
+from zoo.run_record import process_space, process_start
 from zoo.sweep_record import write_sweep_json
 from zoo.sweep_space import Space
+from zoo.sweep_wait import HEARTBEAT_SECONDS
 from zoo.sweep_study import Settings, direction_of
 
 
@@ -137,17 +140,19 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     trial.set_user_attr("host", socket.gethostname())
     trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("pid_started", process_start(os.getpid()))  # a reused pid is not this process
+    trial.set_user_attr("process_space", process_space())  # a pid means something only in its namespace
     worker.record()
     shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
     of = f"/{total}" if total else ""
     print(f"sweep: trial {trial.number}{of}: {shown} -> {folders[0][0]}", flush=True)
     values, state, error, missing = [], "complete", None, None
     try:
-        for i, (folder, seed) in enumerate(folders):
-            overrides = worker.space.overrides(params) + ([f"seed={seed}"] if seed is not None else [])
-            watch = pruning_watch(trial, worker.settings) if i == 0 and worker.settings.pruner else None
-            report = run_once(worker.recipe_path, overrides, folder, watch)
-            values.append(objective_value(report, worker.settings.objective))
+        with heartbeat(trial):
+            for i, (folder, seed) in enumerate(folders):
+                overrides = worker.space.overrides(params) + ([f"seed={seed}"] if seed is not None else [])
+                watch = pruning_watch(trial, worker.settings) if i == 0 and worker.settings.pruner else None
+                report = run_once(worker.recipe_path, overrides, folder, watch)
+                values.append(objective_value(report, worker.settings.objective))
     except TrialPruned as exc:
         state, error = "pruned", str(exc)
     except (KeyboardInterrupt, BrokenPipeError):  # Ctrl-C, SIGTERM, or this worker's parent sweep is gone:
@@ -157,22 +162,56 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
         state, error, missing = "failed", str(exc), exc
     except Exception as exc:  # the run's own error, one line; the sweep goes on
         state, error = "failed", failure_line(exc)
-    trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
-    trial.set_user_attr("values", values)
-    trial.set_user_attr("spread", statistics.stdev(values) if len(values) > 1 else None)
-    trial.set_user_attr("error", error)
+    try:
+        trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
+        trial.set_user_attr("values", values)
+        trial.set_user_attr("spread", statistics.stdev(values) if len(values) > 1 else None)
+        trial.set_user_attr("error", error)
+        if state == "complete":
+            worker.study.tell(trial, statistics.fmean(values))
+        else:
+            worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned"
+                              else optuna.trial.TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:  # taken for gone, it was run again and ended elsewhere
+        print(f"sweep: trial {trial.number}: ended meanwhile in another process, whose result stands", flush=True)
+        worker.record()
+        return state
     if state == "complete":
-        value = statistics.fmean(values)
-        worker.study.tell(trial, value)
-        print(f"sweep: trial {trial.number}: complete, {worker.settings.objective} {value:.6g}", flush=True)
+        print(f"sweep: trial {trial.number}: complete, {worker.settings.objective} {statistics.fmean(values):.6g}",
+              flush=True)
     else:
-        worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned" else optuna.trial.TrialState.FAIL)
         print(f"sweep: trial {trial.number}: {state}: {error}", flush=True)
     worker.record()
     if missing is not None and not worker.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         raise UserError(f"--objective {worker.settings.objective}: trial {trial.number}'s {missing}; no trial can "
                         f"have it, so the sweep stops (start it again with another --objective)")
     return state
+
+
+@contextmanager
+def heartbeat(trial: Any, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """While the block runs, write the time into ``trial``'s user attribute ``seen`` now and every
+    ``every`` seconds (a thread), so that other machines waiting on the sweep can tell a trial
+    whose machine died (``zoo.sweep_wait``). A write that fails (the storage briefly out of
+    reach) is tried again at the next beat."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                trial.set_user_attr("seen", time.time())
+            except Exception:
+                pass
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=beat, name=f"zoo-sweep-heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def failure_line(exc: BaseException) -> str:

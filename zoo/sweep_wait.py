@@ -5,14 +5,14 @@ its queue in each of them at about the same time, while the others' last trials 
 process the user started waits for those (``wait_for_others``), rewriting its sweep.json as each
 ends, so that its table, best trial and pictures are of the whole sweep. A trial is waited for
 while the process that holds it may be alive: on this machine, while its pid (and start time)
-still exist; on another machine, until it ends, since its liveness can't be seen from here. A
-trial a dead process of this machine left RUNNING is not waited for: ``zoo sweep --resume``
-continues it. Ctrl-C or SIGTERM stops the waiting, never the other processes' trials.
+still exist; on another machine, while the heartbeat its process writes into the study every
+minute is less than ten minutes old. A trial whose process is gone is not waited for:
+``zoo sweep --resume`` continues it (from its checkpoints when its run folder is on this
+machine, else from the start). Ctrl-C or SIGTERM stops the waiting, never the other processes' trials.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import signal
 import socket
@@ -22,47 +22,66 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from zoo.errors import Terminated
-from zoo.run_record import process_alive
+from zoo.run_record import process_alive, process_space
 
 #: A trial taken from the queue names its host and pid a moment later; one without them for this
 #: long is taken to have lost its process between the two.
 UNCLAIMED_SECONDS = 60.0
+#: A trial's process writes the time into the study (user attribute ``seen``) this often
+#: (``zoo.sweep_trial``); one on another machine silent for ``STALE_SECONDS`` is taken to be gone.
+HEARTBEAT_SECONDS = 60.0
+STALE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
 class Held:
-    """A RUNNING trial: its ``number``, where it runs (``host``, ``pid``), and whether that
-    process may still be alive."""
+    """A RUNNING trial: its ``number``, where it runs (``host``, ``pid``), whether that process may
+    still be alive, and for one on another machine how long it has been ``silent`` (seconds since
+    its last heartbeat; None before it sent one)."""
 
     number: int
     host: Optional[str]
     pid: Optional[int]
     alive: bool
+    silent: Optional[float] = None
 
     def where(self) -> str:
         """``on HOST (pid N)``, or ``by a process starting it`` before it names itself."""
         return f"on {self.host} (pid {self.pid})" if self.host else "by a process starting it"
 
+    def gone(self) -> str:
+        """Why the trial is taken to have lost its process, for a message."""
+        if self.silent is not None and self.silent >= STALE_SECONDS:
+            return f"{self.where()} has given no sign of life for {self.silent / 60:.0f} min"
+        return "was left running by a process that is gone"
 
-def running_trials(study: Any, *, now: Optional[_dt.datetime] = None) -> list:
-    """Each RUNNING trial of the Optuna ``study`` not held by this process, as a ``Held``."""
+
+def running_trials(study: Any, *, now: Optional[float] = None) -> list:
+    """Each RUNNING trial of the Optuna ``study`` not held by this process, as a ``Held``: on this
+    machine (same host name and pid namespace) alive while its pid is; elsewhere while its
+    heartbeat is under ``STALE_SECONDS`` old; not yet claimed for ``UNCLAIMED_SECONDS``."""
     import optuna
 
-    host, me = socket.gethostname(), os.getpid()
-    now = now or _dt.datetime.now()
+    host, me, space = socket.gethostname(), os.getpid(), process_space()
+    now = time.time() if now is None else now
     held = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        owner, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
-        if owner == host and pid == me:
+        attrs = trial.user_attrs
+        owner, pid, seen = attrs.get("host"), attrs.get("pid"), attrs.get("seen")
+        theirs = attrs.get("process_space")
+        here = owner == host and (theirs is None or space is None or theirs == space)
+        if here and pid == me:
             continue
+        silent = None
         if owner is None:
             started = trial.datetime_start
-            alive = started is None or (now - started).total_seconds() < UNCLAIMED_SECONDS
-        elif owner == host:
-            alive = isinstance(pid, int) and pid > 0 and process_alive(pid, trial.user_attrs.get("pid_started"))
+            alive = started is None or now - started.timestamp() < UNCLAIMED_SECONDS
+        elif here:
+            alive = isinstance(pid, int) and pid > 0 and process_alive(pid, attrs.get("pid_started"))
         else:
-            alive = True
-        held.append(Held(trial.number, owner, pid if isinstance(pid, int) else None, alive))
+            silent = now - seen if isinstance(seen, (int, float)) and not isinstance(seen, bool) else None
+            alive = silent is None or silent < STALE_SECONDS
+        held.append(Held(trial.number, owner, pid if isinstance(pid, int) else None, alive, silent))
     return held
 
 
@@ -73,7 +92,7 @@ def wait_for_others(study: Any, record: Callable[[], Any], *, resume_command: st
     it waits for, and each trial a dead process left, with ``resume_command``. Ctrl-C or SIGTERM
     stops the waiting. Returns ``(the Held trials still running elsewhere when it was stopped, or
     [], the exit status the stop asks for: 130 Ctrl-C, 143 SIGTERM, 0 none)``."""
-    announced: set = set()
+    announced: dict = {}  # trial number -> whether it was announced alive
     states = None
     waiting: list = []
 
@@ -89,15 +108,14 @@ def wait_for_others(study: Any, record: Callable[[], Any], *, resume_command: st
             states = now
             held = running_trials(study)
             for trial in held:
-                if trial.number in announced:
+                if announced.get(trial.number) == trial.alive:
                     continue
-                announced.add(trial.number)
+                announced[trial.number] = trial.alive
                 if trial.alive:
                     print(f"sweep: waiting for trial {trial.number}, running {trial.where()} "
                           f"(Ctrl-C stops the waiting, not the trial)", flush=True)
                 else:
-                    print(f"sweep: trial {trial.number} was left running by a process that is gone: "
-                          f"{resume_command} continues it", flush=True)
+                    print(f"sweep: trial {trial.number} {trial.gone()}: {resume_command} continues it", flush=True)
             waiting = [t for t in held if t.alive]
             if not waiting:
                 return [], 0
