@@ -144,7 +144,7 @@ def test_a_trial_pruned_on_its_validation_loss_stops_early_and_is_shown_pruned(r
     assert document["trials"][2]["error"].startswith("pruned after epoch 2")
 
 
-def test_hyperband_prunes_the_trials_that_stall_and_the_best_one_completes(recipe, tmp_path):
+def test_hyperband_prunes_a_trial_that_stalls_and_the_best_one_completes(recipe, tmp_path):
     """Hyperband's brackets depend on the study's name (a timestamp), so which trials it compares
     varies; with three trials that learn and three that stall (lr 1e-6), Optuna prunes a stalled
     one under every bracketing seen (2,000 study names tried with Optuna alone on curves of that shape)."""
@@ -156,8 +156,8 @@ def test_hyperband_prunes_the_trials_that_stall_and_the_best_one_completes(recip
     assert document["best"]["number"] in (0, 1, 2) and states[document["best"]["number"]] == "complete"
     for t in document["trials"]:
         epochs = [json.loads(line)["epoch"] for line in (tmp_path / "h" / t["runs"][0] / "metrics.jsonl").read_text().splitlines()]
-        if t["state"] == "pruned":
-            assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 9
+        if t["state"] == "pruned":  # at one of Hyperband's rungs, which can be the last epoch
+            assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) <= 9
             assert t["error"].startswith(f"pruned after epoch {len(epochs)}")
         else:
             assert epochs == list(range(1, 10))
