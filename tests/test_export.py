@@ -249,6 +249,8 @@ def run_with_model(trained_run: Path, folder: Path, name: str, module: torch.nn.
 
 @pytest.mark.parametrize("name, factory, fmt, cause", [
     ("test/branchy", branchy, "exported", "data-dependent"),
+    ("test/branchy", branchy, "onnx", "its scores depend on the values of its input"),
+    ("test/branchy", branchy, "torchscript", "its scores depend on the values of its input"),
     ("test/bessel", bessel, "onnx", "Exporting the operator 'aten::i0' to ONNX opset version 17 is not supported"),
 ])
 def test_a_model_a_format_cannot_hold_is_one_line_and_leaves_nothing(trained, tmp_path, capfd, name, factory,
