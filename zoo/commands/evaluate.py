@@ -116,7 +116,8 @@ def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size
         return method(run, list(paths), top_k)
     best = method(run)
     where = str(folder / run.traits.checkpoints.best)
-    return predict(paths, best.card, torch_scores(best.module, run.device), top_k, batch_size=batch_size, where=where)
+    return predict(paths, best.card, torch_scores(best.module, run.device), top_k, batch_size=batch_size, where=where,
+                   preparation=best.preparation)
 
 
 def _registries():
