@@ -183,6 +183,28 @@ def test_an_existing_file_is_replaced_only_with_force(trained, tmp_path, capsys)
     assert status == 2 and "unknown format 'tflite'; choose one of onnx, exported, torchscript, safetensors" in err
 
 
+@pytest.mark.parametrize("fmt, name, expected", [
+    ("exported", "model.pt", "the file zoo predict reads as exported must end with .pt2"),
+    ("onnx", "digits.bin", "the file zoo predict reads as onnx must end with .onnx"),
+    ("safetensors", "model.st", "the file zoo predict reads as safetensors must end with .safetensors"),
+    ("torchscript", "model.onnx", "a torchscript file must not end with .onnx"),
+])
+def test_an_output_whose_suffix_zoo_predict_would_misread_is_refused_before_any_work(trained, tmp_path, capsys,
+                                                                                      fmt, name, expected):
+    run_dir, _ = trained
+    status, out, err = zoo("export", run_dir, "--format", fmt, "--output", tmp_path / name, capsys=capsys)
+    assert status == 2 and out == "" and err.startswith(f"zoo: error: --output {tmp_path / name}: {expected}"), err
+    assert len(err.strip().splitlines()) == 1 and ".tmp" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_an_output_of_another_suffix_that_zoo_predict_reads_by_content_is_written(trained, tmp_path, capsys):
+    run_dir, images = trained
+    status, out, err = zoo("export", run_dir, "--format", "torchscript", "--output", tmp_path / "digits.pt",
+                           capsys=capsys)
+    assert status == 0, err
+    assert len(predictions(tmp_path / "digits.pt", images, capsys)) == 40
+
+
 def test_exporting_twice_gives_identical_bytes(trained, tmp_path):
     run_dir, _ = trained
     script = textwrap.dedent(f"""\

@@ -70,7 +70,10 @@ def export_checked(fmt: str, best: Any, path: Path, registries: Optional[Callabl
             doubts = FORMATS[fmt].write(module, examples[:2], best.card, temporary)
         except ExportError as exc:
             raise UserError(f"cannot export model {model_name!r} to {fmt}: {exc}") from None
-        loaded = open_model_file(temporary, registries)
+        try:
+            loaded = open_model_file(temporary, registries, fmt=fmt)
+        except UserError as exc:  # named after the destination: the temporary file is gone after this
+            raise UserError(str(exc).replace(str(temporary), str(path))) from None
         batch = examples.numpy()
         check = _compare(fmt, model_name, module, loaded.scores, batch, "the run's test images")
         for probe in _other_values(examples):  # a trace that fixed one path of the model's control flow
