@@ -93,3 +93,41 @@ def test_a_card_without_preprocessing_predicts_with_the_test_split_while_the_dat
     err = capsys.readouterr().err
     assert err.startswith(f"zoo: error: {run_dir / 'checkpoints' / 'best.pt'}: its model card has no preprocessing"), err
     assert "cannot be prepared for it without the data" in err and str(data) in err and len(err.splitlines()) == 1
+
+
+def acme_digits(seed: int = 0):
+    """scikit-learn's digits under a plugin's name (the plugin is gone on the new machine)."""
+    from zoo_datasets.digits import digits
+
+    return digits(seed=seed, normalize={"mean": [0.5], "std": [0.5]})
+
+
+def test_a_run_moved_to_a_machine_without_its_data_plugin_or_its_device_predicts_and_exports(tmp_path, capsys):
+    import yaml
+
+    from zoo.plugins import reset_manager
+
+    register_in_process("datasets", "acme/digits", acme_digits)
+    run_dir = train_run(tmp_path, "acme/digits", "seed: 0")
+    images = tmp_path / "images"
+    write_digit_pngs(images, count=12)
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), str(images), "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+
+    reset_manager()  # a new machine: no acme plugin, and the recipe asks for a device it lacks
+    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+    device = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    recipe["task"]["device"] = device
+    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["predict", str(run_dir), str(images), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == before
+    assert err.strip() == (f"zoo: warning: {run_dir / 'recipe.yaml'}: task.device {device!r} is not available "
+                           f"here; predicting on the CPU"), err
+    assert main(["export", str(run_dir), "--format", "onnx"]) == 0, capsys.readouterr().err
+    assert (run_dir / "exported" / "model.onnx").is_file()
+    assert capsys.readouterr().err == ""  # export runs on the CPU whatever the recipe says
+
+    assert main(["eval", str(run_dir)]) == 2  # testing again needs the data: its plugin is named
+    assert "acme/digits" in capsys.readouterr().err

@@ -13,14 +13,15 @@ runtime (``zoo.model_files``): with an ONNX file, onnxruntime, and torch is neve
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from zoo.errors import UserError
 
 
 def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (), *, quiet: bool = False,
-             fallback: Optional[str] = None, verb: Optional[str] = None) -> tuple:
+             fallback: Optional[str] = None, verb: Optional[str] = None, from_card: Optional[str] = None) -> tuple:
     """``(run, the task's method)`` for the finished run in ``folder``, its recipe with ``overrides`` applied.
 
     ``method`` is the task method wanted (``evaluate``, ``best_model``), ``fallback`` the one
@@ -29,7 +30,13 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     called, so nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that
     is not a run folder, a task without ``method`` or whose best checkpoint is not there, and for
     an invalid recipe or override.
+
+    ``from_card`` ("predict" or "export"): the best model is used from the card in its checkpoint,
+    so when there is one (and, to predict, it has preprocessing) only the recipe's task section is
+    checked: the data's plugin need not be installed. A ``task.device`` not available here is
+    replaced by the CPU (said in one warning line to predict; export always runs on the CPU).
     """
+    from zoo.model_card import checkpoint_card
     from zoo.recipe import load_recipe
     from zoo.run import prepare, seed_everything
 
@@ -38,13 +45,47 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
         raise UserError(f"run folder not found: {folder}")
     if not (folder / "recipe.yaml").is_file():
         raise UserError(f"{folder}: not a run folder (no recipe.yaml there)")
-    run, _ = prepare(load_recipe(folder / "recipe.yaml", overrides), directory=folder, quiet=quiet)
+    recipe = load_recipe(folder / "recipe.yaml", overrides)
+    if from_card is None:
+        run, _ = prepare(recipe, directory=folder, quiet=quiet)
+    else:
+        if not _device_is_here(recipe.section("task").get("device")):
+            if from_card == "predict":
+                print(f"zoo: warning: {folder / 'recipe.yaml'}: task.device {recipe.section('task')['device']!r} "
+                      f"is not available here; predicting on the CPU", file=sys.stderr)
+            recipe = load_recipe(folder / "recipe.yaml", [*overrides, "task.device=cpu"])
+        run, _ = prepare(recipe, directory=folder, quiet=quiet, only=())
+        best = run.traits.checkpoints.best if run.traits.checkpoints is not None else None
+        card = checkpoint_card(folder / best) if best is not None and (folder / best).is_file() else None
+        if (card is None or not run.traits.has_method("best_model")
+                or (from_card == "predict" and card["preprocessing"] is None)):
+            run, _ = prepare(recipe, directory=folder, quiet=quiet)  # the run's data is needed
     if fallback is not None and not run.traits.has_method(method):
         method = fallback
     found = run.traits.method(method, doing)
     run.traits.checkpoint("best", folder, verb or method)
     seed_everything(run.seed)
     return run, found
+
+
+def _device_is_here(spec: Any) -> bool:
+    """Whether the recipe's ``task.device`` ``spec`` (None: not given) names a device this machine has."""
+    from zoo.devices import resolve_device
+
+    if spec in (None, "auto", "cpu"):
+        return True
+    try:
+        device = resolve_device(spec)
+    except UserError:
+        return False
+    import torch
+
+    if device.type == "cuda" and device.index is not None:
+        return device.index < torch.cuda.device_count()
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return True
 
 
 def eval_command(run_dir: str, overrides: Sequence[str], *, as_json: bool = False) -> int:
@@ -111,7 +152,8 @@ def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size
     from zoo.card_models import torch_scores
     from zoo.predictor import predict
 
-    run, method = open_run(folder, "best_model", "predict", quiet=True, fallback="predict", verb="predict")
+    run, method = open_run(folder, "best_model", "predict", quiet=True, fallback="predict", verb="predict",
+                           from_card="predict")
     if not run.traits.has_method("best_model"):
         return method(run, list(paths), top_k)
     best = method(run)

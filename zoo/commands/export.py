@@ -33,7 +33,7 @@ def export_command(run_dir: str, fmt: str, *, output: Optional[str] = None, forc
     check_suffix(path, fmt, "--output")
     if path.exists() and not force:
         raise UserError(f"{path} exists; pass --force to replace it")
-    run, best_model = open_run(folder, "best_model", "export a model", quiet=True, verb="export")
+    run, best_model = open_run(folder, "best_model", "export a model", quiet=True, verb="export", from_card="export")
     best = best_model(run)
     check = export_checked(fmt, best, path, registries=lambda: run.registries)
     print(f"checked against the eager model on {check.images} test images: largest difference "
