@@ -205,6 +205,27 @@ def test_an_output_of_another_suffix_that_zoo_predict_reads_by_content_is_writte
     assert len(predictions(tmp_path / "digits.pt", images, capsys)) == 40
 
 
+def test_an_unreadable_file_is_skipped_with_a_warning_and_exit_1_or_stops_with_on_error_stop(trained, tmp_path,
+                                                                                                capsys):
+    run_dir, images = trained
+    folder = tmp_path / "photos"
+    shutil.copytree(images / "3", folder)
+    (folder / "._0003.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")  # hidden: never collected
+    bad = folder / "broken.png"
+    bad.write_bytes(b"not a png")
+    status, out, err = zoo("predict", run_dir, folder, "--csv", capsys=capsys)
+    good = sorted(p for p in folder.glob("[0-9]*.png"))
+    assert status == 1
+    assert [line.split(",")[0] for line in out.splitlines()[1::3]] == [str(p) for p in good]
+    assert err.splitlines() == [f"zoo: warning: cannot read image {bad}: cannot identify image file {str(bad)!r}; "
+                                f"skipped",
+                                f"zoo: error: 1 of {len(good) + 1} images could not be read (skipped: see the "
+                                f"warnings above)"]
+    status, out, err = zoo("predict", run_dir, folder, "--on-error", "stop", capsys=capsys)
+    assert status == 2 and out == "" and err == f"zoo: error: cannot read image {bad}: cannot identify image file " \
+                                                f"{str(bad)!r}\n"
+
+
 def test_exporting_twice_gives_identical_bytes(trained, tmp_path):
     run_dir, _ = trained
     script = textwrap.dedent(f"""\

@@ -63,3 +63,22 @@ def test_photos_are_decoded_on_threads_in_order(tmp_path, monkeypatch):
     assert len(seen) > 1  # a 640×427 JPEG takes milliseconds: past THREADED_DECODE_SECONDS
     assert all(np.array_equal(a, b) for a, b in zip(threaded, one_thread))
     assert not np.array_equal(threaded[0], threaded[1])  # the two photos, in their order
+
+
+def test_hidden_files_and_folders_are_left_out_of_a_folder_but_a_file_named_is_read(tmp_path):
+    for name in ["a.png", "._a.png", ".cache/b.png", "__MACOSX/._a.png", "sub/.DS_Store", "sub/c.png"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert [p.relative_to(tmp_path).as_posix() for p in images_under(tmp_path)] == ["a.png", "sub/c.png"]
+    assert collect_images([str(tmp_path / "._a.png")]) == [tmp_path / "._a.png"]
+
+
+def test_unreadable_files_are_skipped_in_order_when_asked(tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((8, 8), 7, dtype=np.uint8), "L").save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    skipped: list = []
+    got = read_images([bad, good, bad], "L", (8, 8), skipped=skipped)
+    assert got[0] is None and got[2] is None and int(got[1].max()) == 7
+    assert skipped == [f"cannot read image {bad}: cannot identify image file {str(bad)!r}"] * 2

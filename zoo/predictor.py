@@ -24,7 +24,8 @@ __all__ = ["predict", "top_classes", "as_text", "as_csv"]
 
 
 def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, batch_size: int = 64,
-            where: str = "the model", preparation: Optional[Callable[[], Any]] = None) -> list:
+            where: str = "the model", preparation: Optional[Callable[[], Any]] = None,
+            skipped: Optional[list] = None) -> list:
     """The ``top_k`` most probable classes of each image file in ``paths``, in order:
     ``[{"path": str, "top": [{"class": name, "probability": p}, ...]}]``, most probable first.
 
@@ -32,7 +33,9 @@ def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, 
     ``preparation()`` gives the run's own way (a ``zoo.task.ImagePreparation``: the run's data
     is needed). Raises ``zoo.UserError`` when the card has no preprocessing and there is no
     ``preparation`` (``where`` names the model), for a file that is not a readable image, and
-    for a model whose scores are not one per class of the card.
+    for a model whose scores are not one per class of the card. A file that is not a readable
+    image is a ``zoo.UserError`` too, unless ``skipped`` (a list) is given: its message (``cannot
+    read image PATH: why``) is appended there and the file left out of the results.
     """
     preprocessing = card.get("preprocessing")
     if preprocessing is not None:
@@ -46,8 +49,11 @@ def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, 
                         f"its own way), so image files cannot be prepared for it without the data")
     results: list = []
     for start in range(0, len(paths), batch_size):
-        chunk = list(paths[start:start + batch_size])
-        batch = prepare_batch(np.stack(read_images(chunk, mode, size)))
+        images = read_images(paths[start:start + batch_size], mode, size, skipped=skipped)
+        chunk = [path for path, image in zip(paths[start:start + batch_size], images) if image is not None]
+        if not chunk:
+            continue
+        batch = prepare_batch(np.stack([image for image in images if image is not None]))
         out = np.asarray(scores(batch), dtype=np.float32)
         if out.shape != (len(chunk), len(card["classes"])):
             raise UserError(f"{where}: the model gives scores of shape {out.shape} for {len(chunk)} images, "

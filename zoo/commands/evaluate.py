@@ -1,5 +1,5 @@
 """``zoo eval RUN_DIR [KEY=VALUE ...] [--json]`` and
-``zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]``.
+``zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--on-error skip|stop] [--json|--csv]``.
 
 Both can reopen a finished run folder: its ``recipe.yaml`` (with overrides), the task it names
 built through the registries as ``zoo run`` builds it, and the checkpoint the task declares as
@@ -108,28 +108,38 @@ def eval_command(run_dir: str, overrides: Sequence[str], *, as_json: bool = Fals
 
 
 def predict_command(target: str, images: Sequence[str], *, top_k: int = 3, output: str = "text",
-                    batch_size: int = 64) -> int:
+                    batch_size: int = 64, on_error: str = "skip") -> int:
     """Print the ``top_k`` most probable classes of each image (``output``: ``text``, ``json``
     or ``csv``). ``target`` is a run folder or a file written by ``zoo export``; ``images`` are
-    files, folders (searched recursively) or globs, read ``batch_size`` at a time."""
+    files, folders (searched recursively, hidden files left out) or globs, read ``batch_size``
+    at a time. ``on_error``: ``skip`` leaves out a file that is not a readable image with a
+    warning line each, prints the rest and fails (``RunFailure``, exit 1) at the end; ``stop``
+    stops at the first (``zoo.UserError``, nothing printed)."""
+    from zoo.errors import RunFailure
     from zoo.image_files import collect_images
 
     if top_k < 1:
         raise UserError(f"--top-k: expected at least 1, got {top_k}")
     if batch_size < 1:
         raise UserError(f"--batch-size: expected at least 1, got {batch_size}")
+    if on_error not in ("skip", "stop"):
+        raise UserError(f"--on-error: expected skip or stop, got {on_error!r}")
     paths = collect_images(images)
+    skipped: Optional[list] = [] if on_error == "skip" else None
     location = Path(target)
     if location.is_dir():
-        results = predict_with_run(location, paths, top_k, batch_size)
+        results = predict_with_run(location, paths, top_k, batch_size, skipped)
     elif location.is_file():
         from zoo.model_files import open_model_file
         from zoo.predictor import predict
 
         loaded = open_model_file(location, registries=_registries)
-        results = predict(paths, loaded.card, loaded.scores, top_k, batch_size=batch_size, where=str(location))
+        results = predict(paths, loaded.card, loaded.scores, top_k, batch_size=batch_size, where=str(location),
+                          skipped=skipped)
     else:
         raise UserError(f"no run folder or model file at {target}")
+    for problem in skipped or ():
+        print(f"zoo: warning: {problem}; skipped", file=sys.stderr)
     if output == "json":
         from zoo.run_folder import json_text
 
@@ -142,13 +152,18 @@ def predict_command(target: str, images: Sequence[str], *, top_k: int = 3, outpu
         from zoo.predictor import as_text
 
         print(as_text(results))
+    if skipped:
+        sys.stdout.flush()
+        raise RunFailure(f"{len(skipped)} of {len(paths)} images could not be read (skipped: see the warnings above)")
     return 0
 
 
-def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size: int) -> list:
+def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size: int,
+                     skipped: Optional[list] = None) -> list:
     """Predict with the best model of the run in ``folder``: built from its card
     (``Task.best_model``) and run eagerly on the run's device; a task without ``best_model``
-    predicts its own way (``Task.predict``)."""
+    predicts its own way (``Task.predict``, which reads every file itself). ``skipped``: as
+    ``zoo.predictor.predict`` takes it."""
     from zoo.card_models import torch_scores
     from zoo.predictor import predict
 
@@ -159,7 +174,7 @@ def predict_with_run(folder: Path, paths: Sequence[Path], top_k: int, batch_size
     best = method(run)
     where = str(folder / run.traits.checkpoints.best)
     return predict(paths, best.card, torch_scores(best.module, run.device), top_k, batch_size=batch_size, where=where,
-                   preparation=best.preparation)
+                   preparation=best.preparation, skipped=skipped)
 
 
 def _registries():
