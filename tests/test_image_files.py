@@ -82,3 +82,22 @@ def test_unreadable_files_are_skipped_in_order_when_asked(tmp_path):
     got = read_images([bad, good, bad], "L", (8, 8), skipped=skipped)
     assert got[0] is None and got[2] is None and int(got[1].max()) == 7
     assert skipped == [f"cannot read image {bad}: cannot identify image file {str(bad)!r}"] * 2
+
+
+def test_16_bit_and_float_images_are_scaled_to_8_bits_not_clipped(tmp_path):
+    from zoo.image_files import decode_image
+
+    ramp = (np.arange(64).reshape(8, 8) * 1040).astype(np.uint16)  # 0 .. 65520: nearly all above 255
+    expected = np.round(ramp / 257.0).astype(np.uint8)[:, :, None]
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    Image.fromarray(ramp.astype(np.int32)).save(tmp_path / "deep.tif")
+    Image.fromarray(ramp.astype(np.float32) / 65535).save(tmp_path / "unit.tif")
+    for name in ("deep.png", "deep.tif", "unit.tif"):
+        got = decode_image(tmp_path / name, "L", (8, 8))
+        assert np.abs(got.astype(int) - expected).max() <= 1, name
+    rgb = decode_image(tmp_path / "deep.png", "RGB", (8, 8))
+    assert rgb.shape == (8, 8, 3) and np.abs(rgb[:, :, 1:2].astype(int) - expected).max() <= 1
+    small = (np.arange(64).reshape(8, 8) * 4).astype(np.int32)  # an "I" image of 8-bit values stays as it is
+    Image.fromarray(small).save(tmp_path / "small.tif")
+    assert np.array_equal(decode_image(tmp_path / "small.tif", "L", (8, 8))[:, :, 0], small.astype(np.uint8))

@@ -82,6 +82,7 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
 
     The image is resized (bilinear) to cover ``size`` and its centre cropped, as zoo's image
     datasets store their files (JPEGs are decoded at the smallest scale still covering it).
+    16-bit and float images are scaled to 8 bits first (``_as_8_bits``), never clipped.
     Raises ``UnreadableImage`` for a file PIL cannot decode.
     """
     from PIL import Image
@@ -90,6 +91,7 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.draft(mode, (width, height))  # JPEG: decode at the smallest scale still covering size
+            image = _as_8_bits(image)
             if image.mode != mode:
                 image = image.convert(mode)
             w, h = image.size
@@ -104,6 +106,22 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... for files it can't read
         raise UnreadableImage(path, " ".join(str(exc).split()) or type(exc).__name__) from exc
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def _as_8_bits(image):
+    """``image`` (a PIL image) with 8-bit channels: a 16-bit one (``I;16*``, or ``I`` holding
+    values above 255) scaled from 0..65535, a float one (``F``) from 0..1 when its values lie
+    there (else taken as 0..255), as an ``L`` image; any other image as it is."""
+    from PIL import Image
+
+    if not (image.mode.startswith("I;16") or image.mode in ("I", "F")):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and values.size and values.max() > 255):
+        values = values * (255.0 / 65535.0)
+    elif image.mode == "F" and values.size and values.min() >= 0.0 and values.max() <= 1.0:
+        values = values * 255.0
+    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
 
 
 def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
