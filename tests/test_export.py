@@ -226,6 +226,23 @@ def test_an_unreadable_file_is_skipped_with_a_warning_and_exit_1_or_stops_with_o
                                                 f"{str(bad)!r}\n"
 
 
+def test_onnx_export_works_with_a_torch_whose_exporter_has_no_dynamo_keyword(trained, tmp_path, capsys,
+                                                                            monkeypatch):
+    """torch 2.1-2.4's torch.onnx.export (pyproject allows them) has no ``dynamo`` keyword: it came with 2.5."""
+    real = torch.onnx.export
+
+    def export_of_torch_2_4(model, args, f, export_params=True, verbose=False, training=None, input_names=None,
+                            output_names=None, operator_export_type=None, opset_version=None,
+                            do_constant_folding=True, dynamic_axes=None, keep_initializers_as_inputs=None,
+                            custom_opsets=None, export_modules_as_functions=False, autograd_inlining=True):
+        return real(model, args, f, dynamo=False, input_names=input_names, output_names=output_names,
+                    opset_version=opset_version, do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes)
+
+    monkeypatch.setattr(torch.onnx, "export", export_of_torch_2_4)
+    status, _, err = zoo("export", trained[0], "--format", "onnx", "--output", tmp_path / "old.onnx", capsys=capsys)
+    assert status == 0, err
+
+
 def test_exporting_twice_gives_identical_bytes(trained, tmp_path):
     run_dir, _ = trained
     script = textwrap.dedent(f"""\

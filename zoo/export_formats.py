@@ -3,7 +3,7 @@
 =============  ==================  ===================================================================
 format         file                how, and where the card goes
 =============  ==================  ===================================================================
-onnx           ``model.onnx``      ``torch.onnx.export`` (TorchScript-based: ``dynamo=False``), opset
+onnx           ``model.onnx``      ``torch.onnx.export`` (TorchScript-based: ``dynamo=False`` from torch 2.5), opset
                                    17, input ``images`` and output ``scores`` with a dynamic batch
                                    axis; the card in the model's metadata (``zoo_model_card``)
 exported       ``model.pt2``       ``torch.export.export`` with a dynamic batch dimension, saved by
@@ -25,6 +25,7 @@ batches of other values and to name as the cause when it differs.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -121,8 +122,10 @@ def write_onnx(module: Any, example: Any, card: dict, path: Path) -> List[str]:
                         "pip install 'zoo[export]'") from None
     buffer = io.BytesIO()
     doubts: List[str] = []
+    # torch 2.5 added the keyword (its default became True in 2.9); before, there is only the TorchScript exporter
+    exporter = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     _quietly(lambda: torch.onnx.export(
-        module, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET, input_names=["images"],
+        module, (example,), buffer, **exporter, opset_version=ONNX_OPSET, input_names=["images"],
         output_names=["scores"], dynamic_axes={"images": {0: "batch"}, "scores": {0: "batch"}},
         do_constant_folding=True), doubts)
     model = onnx.load_from_string(buffer.getvalue())
