@@ -379,4 +379,33 @@ def test_a_style_transfer_run_has_no_model_to_export(tmp_path, capsys):
     folder.mkdir()
     shutil.copy(REPO / "recipes" / "style_transfer.yaml", folder / "recipe.yaml")
     status, _, err = zoo("export", folder, "--format", "onnx", capsys=capsys)
-    assert status == 2 and "task 'style_transfer' cannot export a model (it has no best_model method)" in err
+    assert status == 2 and len(err.splitlines()) == 1
+    assert err == ("zoo: error: task 'style_transfer' trains no model to export: zoo export writes a run's best "
+                   "classifier, and this task's result is not one (a style-transfer run's is its picture; see "
+                   "'Export a model' in the README)\n")
+
+
+def test_an_output_inside_a_file_is_one_line(trained, tmp_path, capsys):
+    (tmp_path / "notes").write_text("mine")
+    status, out, err = zoo("export", trained[0], "--format", "onnx", "--output", tmp_path / "notes" / "x.onnx",
+                           capsys=capsys)
+    assert status == 2 and out == "" and (tmp_path / "notes").read_text() == "mine"
+    assert err == f"zoo: error: --output {tmp_path / 'notes' / 'x.onnx'}: {tmp_path / 'notes'} is a file, not a " \
+                  f"folder to write in\n"
+
+
+def test_a_card_whose_classes_differ_from_the_checkpoints_is_refused(trained, tmp_path, capsys):
+    from zoo.checkpoints import save_atomic
+    from zoo.model_card import checkpoint_card
+
+    folder = tmp_path / "run"
+    shutil.copytree(trained[0], folder, ignore=shutil.ignore_patterns("exported"))
+    best = folder / "checkpoints" / "best.pt"
+    card = checkpoint_card(best)
+    card["classes"] = list(reversed(card["classes"]))
+    save_atomic(torch.load(best, weights_only=True), best, card=card)
+    for command in (["export", folder, "--format", "onnx"], ["predict", folder, trained[1]]):
+        status, out, err = zoo(*command, capsys=capsys)
+        assert status == 2 and out == "" and err.startswith(f"zoo: error: {best}: its model card names 10 classes "
+                                                            f"[9, 8, 7, 6, 5, 4, ... (10 in all)] but the checkpoint "
+                                                            f"was trained on 10 classes [0, 1, 2, 3, 4, 5, "), err

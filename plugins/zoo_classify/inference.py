@@ -59,7 +59,8 @@ def best_model(run: Any, options: ClassificationOptions) -> BestModel:
     The model is built from the card recorded in ``best.pt`` and the test images it keeps, so
     the run's data is not needed. A checkpoint saved before zoo wrote cards gets one made from
     the run's data, as the recipe says where it is; without the data, a ``zoo.UserError`` says
-    what the checkpoint lacks. A card that does not match the weights is refused.
+    what the checkpoint lacks. A card that does not match the weights, or names other classes
+    than the checkpoint was trained on, is refused.
     """
     path = run.checkpoint_dir / "best.pt"
     state = run.load_checkpoint("best.pt")
@@ -72,6 +73,10 @@ def best_model(run: Any, options: ClassificationOptions) -> BestModel:
             card = classification_card(run, data, {"epoch": state.get("epoch")})
         if not isinstance(examples, torch.Tensor):
             examples = example_inputs(data)
+    saved_classes = state.get("classes")
+    if saved_classes is not None and [str(c) for c in saved_classes] != list(card["classes"]):
+        raise UserError(f"{path}: its model card names {describe_classes(card['classes'])} but the checkpoint was "
+                        f"trained on {describe_classes(saved_classes)}")
     module = card_model(run.registries, card, state.get("model"), str(path))
     preparation = None
     if card["preprocessing"] is None:

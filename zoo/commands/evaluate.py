@@ -21,12 +21,14 @@ from zoo.errors import UserError
 
 
 def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (), *, quiet: bool = False,
-             fallback: Optional[str] = None, verb: Optional[str] = None, from_card: Optional[str] = None) -> tuple:
+             fallback: Optional[str] = None, verb: Optional[str] = None, from_card: Optional[str] = None,
+             lacking: Optional[str] = None) -> tuple:
     """``(run, the task's method)`` for the finished run in ``folder``, its recipe with ``overrides`` applied.
 
     ``method`` is the task method wanted (``evaluate``, ``best_model``), ``fallback`` the one
     taken when the task lacks it, ``doing`` what it does and ``verb`` (default ``method``) its
-    verb, for messages. The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
+    verb, for messages; ``lacking``, what the error says after ``task NAME`` when the task has
+    neither (default: that it cannot do ``doing``). The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
     called, so nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that
     is not a run folder, a task without ``method`` or whose best checkpoint is not there, and for
     an invalid recipe or override.
@@ -62,6 +64,8 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
             run, _ = prepare(recipe, directory=folder, quiet=quiet)  # the run's data is needed
     if fallback is not None and not run.traits.has_method(method):
         method = fallback
+    if lacking is not None and not run.traits.has_method(method):
+        raise UserError(f"task {run.traits.name!r} {lacking}")
     found = run.traits.method(method, doing)
     run.traits.checkpoint("best", folder, verb or method)
     seed_everything(run.seed)
