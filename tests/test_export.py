@@ -337,7 +337,9 @@ def test_a_card_that_does_not_match_its_model_is_refused(trained, tmp_path, caps
     model = onnx.load(str(source / "model.onnx"))
     card = json.loads(model.metadata_props[0].value)
     for fake, expected in (({"classes": ["a", "b", "c"]}, "the card names 3 classes [a, b, c] but the model gives 10"),
-                           ({"input": {"channels": 1, "height": 16, "width": 16}},
+                           ({"input": {"channels": 1, "height": 16, "width": 16},  # prepared at 16x16 too
+                             "preprocessing": json.loads(json.dumps(card["preprocessing"]).replace("[8, 8]",
+                                                                                                 "[16, 16]"))},
                             "the card says 1x16x16 inputs but the model takes 8 height")):
         model.metadata_props[0].value = json.dumps(dict(card, **fake))
         onnx.save(model, str(tmp_path / "fake.onnx"))
