@@ -46,10 +46,10 @@ def export_checked(fmt: str, best: Any, path: Path, registries: Optional[Callabl
     The model is traced with the first two example images and checked on all of them, so a
     batch axis that is not dynamic fails the check, then on two batches of other values (the
     examples negated, noise), so a trace that kept one path of a Python ``if`` on the input's
-    values fails too: when torch's tracer doubted the trace, that is a ``zoo.UserError`` naming
-    it as the cause. Raises ``zoo.UserError`` when the format
-    cannot hold the model (naming the format, the model and the cause), and
-    ``zoo.toolkit.RunFailure`` when the written file's scores differ beyond the tolerance.
+    values fails too. Raises ``zoo.UserError`` when the format cannot hold the model (naming the
+    format, the model and the cause: for a trace torch's tracer doubted and the other values
+    fail, its warning), and ``zoo.toolkit.RunFailure`` when the written file's scores differ
+    beyond the tolerance.
     """
     import torch
 

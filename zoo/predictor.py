@@ -32,10 +32,10 @@ def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, 
     Images are read and prepared as the card's preprocessing says; for a card without one,
     ``preparation()`` gives the run's own way (a ``zoo.task.ImagePreparation``: the run's data
     is needed). Raises ``zoo.UserError`` when the card has no preprocessing and there is no
-    ``preparation`` (``where`` names the model), for a file that is not a readable image, and
-    for a model whose scores are not one per class of the card. A file that is not a readable
-    image is a ``zoo.UserError`` too, unless ``skipped`` (a list) is given: its message (``cannot
-    read image PATH: why``) is appended there and the file left out of the results.
+    ``preparation`` (``where`` names the model), for a model whose scores are not one per class
+    of the card, and for a file that is not a readable image unless ``skipped`` (a list) is
+    given: then its message (``cannot read image PATH: why``) is appended there and the file
+    left out of the results.
     """
     preprocessing = card.get("preprocessing")
     if preprocessing is not None:
@@ -43,7 +43,8 @@ def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, 
         prepare_batch = lambda images: prepare(images, preprocessing)  # noqa: E731
     elif preparation is not None:
         own = preparation()
-        mode, size, prepare_batch = own.mode, own.size, own.prepare
+        mode, size = own.mode, own.size
+        prepare_batch = lambda images: own.prepare(np.stack(images))  # noqa: E731
     else:
         raise UserError(f"{where}: its model card has no preprocessing (the run's dataset prepares its images "
                         f"its own way), so image files cannot be prepared for it without the data")
@@ -53,7 +54,7 @@ def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, 
         chunk = [path for path, image in zip(paths[start:start + batch_size], images) if image is not None]
         if not chunk:
             continue
-        batch = prepare_batch(np.stack([image for image in images if image is not None]))
+        batch = prepare_batch([image for image in images if image is not None])
         out = np.asarray(scores(batch), dtype=np.float32)
         if out.shape != (len(chunk), len(card["classes"])):
             raise UserError(f"{where}: the model gives scores of shape {out.shape} for {len(chunk)} images, "

@@ -28,10 +28,10 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     ``method`` is the task method wanted (``evaluate``, ``best_model``), ``fallback`` the one
     taken when the task lacks it, ``doing`` what it does and ``verb`` (default ``method``) its
     verb, for messages; ``lacking``, what the error says after ``task NAME`` when the task has
-    neither (default: that it cannot do ``doing``). The ``run`` (a ``zoo.task.Run``) has ``directory=folder``; no lifecycle hook is
-    called, so nothing is logged to the run's metrics. Raises ``zoo.UserError`` for a folder that
-    is not a run folder, a task without ``method`` or whose best checkpoint is not there, and for
-    an invalid recipe or override.
+    neither (default: that it cannot do ``doing``). The ``run`` (a ``zoo.task.Run``) has
+    ``directory=folder``; no lifecycle hook is called, so nothing is logged to the run's metrics.
+    Raises ``zoo.UserError`` for a folder that is not a run folder, a task without ``method`` or
+    whose best checkpoint is not there, and for an invalid recipe or override.
 
     ``from_card`` ("predict" or "export"): the best model is used from the card in its checkpoint,
     so when there is one (and, to predict, it has preprocessing) only the recipe's task section is
