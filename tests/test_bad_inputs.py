@@ -568,6 +568,22 @@ def not_made(path: Path) -> None:
     assert not path.exists(), f"{path} was made"
 
 
+def onnx_with_wrong_read_size(ctx: Ctx) -> list:
+    """An ONNX export of the trained run whose card reads images at 16x16 for a model of 8x8 inputs."""
+    import json
+
+    import onnx
+
+    run = ctx.trained()
+    assert main(["export", str(run), "--format", "onnx", "--output", str(ctx.tmp / "right.onnx")]) == 0
+    model = onnx.load(str(ctx.tmp / "right.onnx"))
+    card = json.loads(model.metadata_props[0].value)
+    card["preprocessing"]["read"]["size"] = [16, 16]
+    model.metadata_props[0].value = json.dumps(card)
+    onnx.save(model, str(ctx.tmp / "wrong.onnx"))
+    write_image_folder(ctx.tmp / "images", classes=("a",), per_class=1, size=(8, 8), formats=("png",), mode="L")
+    return ["predict", ctx.tmp / "wrong.onnx", ctx.tmp / "images"]
+
 CASES = [
     # recipes
     Case("yaml syntax error", lambda c: ["run", c.edited("lr: 0.003}", "lr: 0.003"), "--dry-run"],
@@ -841,6 +857,17 @@ CASES = [
     Case("sweep join of a journal file that is not there",
          lambda c: ["sweep", "--join", "quickstart-1", "--storage", c.tmp / "shared" / "sweep.journal"],
          r"^--storage /.*/shared/sweep\.journal: no such journal file", after=lambda c: not_made(c.tmp / "shared")),
+    Case("export to a name zoo predict would misread", lambda c: ["export", c.trained(), "--format", "exported",
+                                                                  "--output", c.tmp / "model.pt"],
+         r"^--output .*/model\.pt: the file zoo predict reads as exported must end with \.pt2 \(e\.g\. model\.pt2\)$",
+         after=lambda c: not (c.tmp / "model.pt").exists() or pytest.fail("a file was written")),
+    Case("export into a path under a file", lambda c: (c.tmp / "notes").write_text("mine") and [
+        "export", c.trained(), "--format", "onnx", "--output", c.tmp / "notes" / "x.onnx"],
+         r"^--output .*/notes/x\.onnx: .*/notes is a file, not a folder to write in$",
+         after=lambda c: (c.tmp / "notes").read_text() == "mine" or pytest.fail("notes changed")),
+    Case("exported file whose card's preprocessing disagrees with its input", onnx_with_wrong_read_size,
+         r"^.*/wrong\.onnx: its model card does not hold together: its preprocessing gives 1x16x16 inputs but its "
+         r"input is 1x8x8$"),
 ]
 
 

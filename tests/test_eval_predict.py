@@ -158,8 +158,10 @@ def test_predict_refuses_a_file_that_is_not_an_image_by_name(trained, digits_tes
     good = write_png(tmp_path / "good.png", digits_test_split[0][0])
     fake = tmp_path / "notes.png"
     fake.write_text("not an image")
-    status, _, err = zoo("predict", trained, good, fake, capsys=capsys)
+    status, _, err = zoo("predict", trained, good, fake, "--on-error", "stop", capsys=capsys)
     assert status == 2 and f"cannot read image {fake}" in err and len(err.strip().splitlines()) == 1
+    status, out, err = zoo("predict", trained, good, fake, capsys=capsys)  # skipped by default, exit 1
+    assert status == 1 and out.startswith(f"{good}: ") and f"cannot read image {fake}" in err
     status, _, err = zoo("predict", trained, tmp_path / "missing.png", capsys=capsys)
     assert status == 2 and f"image not found: {tmp_path / 'missing.png'}" in err
     status, _, err = zoo("predict", trained, good, "--top-k", "0", capsys=capsys)

@@ -183,6 +183,66 @@ def test_an_existing_file_is_replaced_only_with_force(trained, tmp_path, capsys)
     assert status == 2 and "unknown format 'tflite'; choose one of onnx, exported, torchscript, safetensors" in err
 
 
+@pytest.mark.parametrize("fmt, name, expected", [
+    ("exported", "model.pt", "the file zoo predict reads as exported must end with .pt2"),
+    ("onnx", "digits.bin", "the file zoo predict reads as onnx must end with .onnx"),
+    ("safetensors", "model.st", "the file zoo predict reads as safetensors must end with .safetensors"),
+    ("torchscript", "model.onnx", "a torchscript file must not end with .onnx"),
+])
+def test_an_output_whose_suffix_zoo_predict_would_misread_is_refused_before_any_work(trained, tmp_path, capsys,
+                                                                                      fmt, name, expected):
+    run_dir, _ = trained
+    status, out, err = zoo("export", run_dir, "--format", fmt, "--output", tmp_path / name, capsys=capsys)
+    assert status == 2 and out == "" and err.startswith(f"zoo: error: --output {tmp_path / name}: {expected}"), err
+    assert len(err.strip().splitlines()) == 1 and ".tmp" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_an_output_of_another_suffix_that_zoo_predict_reads_by_content_is_written(trained, tmp_path, capsys):
+    run_dir, images = trained
+    status, out, err = zoo("export", run_dir, "--format", "torchscript", "--output", tmp_path / "digits.pt",
+                           capsys=capsys)
+    assert status == 0, err
+    assert len(predictions(tmp_path / "digits.pt", images, capsys)) == 40
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning_and_exit_1_or_stops_with_on_error_stop(trained, tmp_path,
+                                                                                                capsys):
+    run_dir, images = trained
+    folder = tmp_path / "photos"
+    shutil.copytree(images / "3", folder)
+    (folder / "._0003.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")  # hidden: never collected
+    bad = folder / "broken.png"
+    bad.write_bytes(b"not a png")
+    status, out, err = zoo("predict", run_dir, folder, "--csv", capsys=capsys)
+    good = sorted(p for p in folder.glob("[0-9]*.png"))
+    assert status == 1
+    assert [line.split(",")[0] for line in out.splitlines()[1::3]] == [str(p) for p in good]
+    assert err.splitlines() == [f"zoo: warning: cannot read image {bad}: cannot identify image file {str(bad)!r}; "
+                                f"skipped",
+                                f"zoo: error: 1 of {len(good) + 1} images could not be read (skipped: see the "
+                                f"warnings above)"]
+    status, out, err = zoo("predict", run_dir, folder, "--on-error", "stop", capsys=capsys)
+    assert status == 2 and out == "" and err == f"zoo: error: cannot read image {bad}: cannot identify image file " \
+                                                f"{str(bad)!r}\n"
+
+
+def test_onnx_export_works_with_a_torch_whose_exporter_has_no_dynamo_keyword(trained, tmp_path, capsys,
+                                                                            monkeypatch):
+    """torch 2.1-2.4's torch.onnx.export (pyproject allows them) has no ``dynamo`` keyword: it came with 2.5."""
+    real = torch.onnx.export
+
+    def export_of_torch_2_4(model, args, f, export_params=True, verbose=False, training=None, input_names=None,
+                            output_names=None, operator_export_type=None, opset_version=None,
+                            do_constant_folding=True, dynamic_axes=None, keep_initializers_as_inputs=None,
+                            custom_opsets=None, export_modules_as_functions=False, autograd_inlining=True):
+        return real(model, args, f, dynamo=False, input_names=input_names, output_names=output_names,
+                    opset_version=opset_version, do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes)
+
+    monkeypatch.setattr(torch.onnx, "export", export_of_torch_2_4)
+    status, _, err = zoo("export", trained[0], "--format", "onnx", "--output", tmp_path / "old.onnx", capsys=capsys)
+    assert status == 0, err
+
+
 def test_exporting_twice_gives_identical_bytes(trained, tmp_path):
     run_dir, _ = trained
     script = textwrap.dedent(f"""\
@@ -249,6 +309,8 @@ def run_with_model(trained_run: Path, folder: Path, name: str, module: torch.nn.
 
 @pytest.mark.parametrize("name, factory, fmt, cause", [
     ("test/branchy", branchy, "exported", "data-dependent"),
+    ("test/branchy", branchy, "onnx", "its scores depend on the values of its input"),
+    ("test/branchy", branchy, "torchscript", "its scores depend on the values of its input"),
     ("test/bessel", bessel, "onnx", "Exporting the operator 'aten::i0' to ONNX opset version 17 is not supported"),
 ])
 def test_a_model_a_format_cannot_hold_is_one_line_and_leaves_nothing(trained, tmp_path, capfd, name, factory,
@@ -275,7 +337,9 @@ def test_a_card_that_does_not_match_its_model_is_refused(trained, tmp_path, caps
     model = onnx.load(str(source / "model.onnx"))
     card = json.loads(model.metadata_props[0].value)
     for fake, expected in (({"classes": ["a", "b", "c"]}, "the card names 3 classes [a, b, c] but the model gives 10"),
-                           ({"input": {"channels": 1, "height": 16, "width": 16}},
+                           ({"input": {"channels": 1, "height": 16, "width": 16},  # prepared at 16x16 too
+                             "preprocessing": json.loads(json.dumps(card["preprocessing"]).replace("[8, 8]",
+                                                                                                 "[16, 16]"))},
                             "the card says 1x16x16 inputs but the model takes 8 height")):
         model.metadata_props[0].value = json.dumps(dict(card, **fake))
         onnx.save(model, str(tmp_path / "fake.onnx"))
@@ -317,4 +381,33 @@ def test_a_style_transfer_run_has_no_model_to_export(tmp_path, capsys):
     folder.mkdir()
     shutil.copy(REPO / "recipes" / "style_transfer.yaml", folder / "recipe.yaml")
     status, _, err = zoo("export", folder, "--format", "onnx", capsys=capsys)
-    assert status == 2 and "task 'style_transfer' cannot export a model (it has no best_model method)" in err
+    assert status == 2 and len(err.splitlines()) == 1
+    assert err == ("zoo: error: task 'style_transfer' trains no model to export: zoo export writes a run's best "
+                   "classifier, and this task's result is not one (a style-transfer run's is its picture; see "
+                   "'Export a model' in the README)\n")
+
+
+def test_an_output_inside_a_file_is_one_line(trained, tmp_path, capsys):
+    (tmp_path / "notes").write_text("mine")
+    status, out, err = zoo("export", trained[0], "--format", "onnx", "--output", tmp_path / "notes" / "x.onnx",
+                           capsys=capsys)
+    assert status == 2 and out == "" and (tmp_path / "notes").read_text() == "mine"
+    assert err == f"zoo: error: --output {tmp_path / 'notes' / 'x.onnx'}: {tmp_path / 'notes'} is a file, not a " \
+                  f"folder to write in\n"
+
+
+def test_a_card_whose_classes_differ_from_the_checkpoints_is_refused(trained, tmp_path, capsys):
+    from zoo.checkpoints import save_atomic
+    from zoo.model_card import checkpoint_card
+
+    folder = tmp_path / "run"
+    shutil.copytree(trained[0], folder, ignore=shutil.ignore_patterns("exported"))
+    best = folder / "checkpoints" / "best.pt"
+    card = checkpoint_card(best)
+    card["classes"] = list(reversed(card["classes"]))
+    save_atomic(torch.load(best, weights_only=True), best, card=card)
+    for command in (["export", folder, "--format", "onnx"], ["predict", folder, trained[1]]):
+        status, out, err = zoo(*command, capsys=capsys)
+        assert status == 2 and out == "" and err.startswith(f"zoo: error: {best}: its model card names 10 classes "
+                                                            f"[9, 8, 7, 6, 5, 4, ... (10 in all)] but the checkpoint "
+                                                            f"was trained on 10 classes [0, 1, 2, 3, 4, 5, "), err

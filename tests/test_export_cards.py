@@ -44,3 +44,38 @@ def test_a_transform_that_does_not_describe_itself_leaves_the_card_without_prepr
 
     with pytest.raises(UserError, match="model.onnx: its model card has no preprocessing"):
         predict(["x.png"], card, lambda batch: batch, 1, where="model.onnx")
+
+
+def card_with(preprocessing: dict, channels: int = 1, side: int = 8) -> str:
+    return json.dumps({"card": "zoo-model-card/1", "model": {"name": "cnn", "keys": {}}, "classes": ["a", "b"],
+                       "input": {"channels": channels, "height": side, "width": side}, "preprocessing": preprocessing})
+
+
+READ = {"mode": "L", "size": [8, 8], "resize": "cover", "interpolation": "bilinear", "crop": "centre"}
+
+
+@pytest.mark.parametrize("preprocessing, channels, message", [
+    ({"read": dict(READ, size=[16, 16]), "scale": 255, "steps": []}, 1,
+     "its preprocessing gives 1x16x16 inputs but its input is 1x8x8"),
+    ({"read": dict(READ, size=[16, 16]), "scale": 255, "steps": [{"op": "resize", "size": [8, 6]}]}, 1,
+     "its preprocessing gives 1x8x6 inputs but its input is 1x8x8"),
+    ({"read": READ, "scale": 255, "steps": []}, 3, "its preprocessing gives 1x8x8 inputs but its input is 3x8x8"),
+    ({"read": READ, "scale": 255, "steps": [{"op": "gray_to_rgb"}, {"op": "normalize", "mean": [0.5] * 2,
+                                                                   "std": [0.5] * 2}]}, 3,
+     "its preprocessing normalizes 2 channels but its input has 3"),
+])
+def test_a_card_whose_preprocessing_disagrees_with_its_input_is_refused(preprocessing, channels, message):
+    from zoo import UserError
+    from zoo.model_card import parse_card
+
+    with pytest.raises(UserError) as caught:
+        parse_card(card_with(preprocessing, channels), "model.onnx")
+    assert str(caught.value) == f"model.onnx: its model card does not hold together: {message}"
+
+
+def test_a_card_whose_preprocessing_agrees_with_its_input_is_taken():
+    from zoo.model_card import parse_card
+
+    steps = [{"op": "resize", "size": [8, 8]}, {"op": "gray_to_rgb"}, {"op": "normalize", "mean": [0.5], "std": [0.5]},
+             {"op": "normalize", "mean": [0.1, 0.2, 0.3], "std": [1, 1, 1]}]
+    assert parse_card(card_with({"read": dict(READ, size=[20, 12]), "scale": 255, "steps": steps}, 3), "m")

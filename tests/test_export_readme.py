@@ -37,14 +37,25 @@ def test_the_readme_loads_every_exported_format_in_a_few_plain_lines(tmp_path, c
     assert main(["run", str(REPO / "recipes" / "quickstart.yaml"), "task.epochs=1", "--output", str(run)]) == 0
     for fmt in ("onnx", "exported", "torchscript", "safetensors"):
         assert main(["export", str(run), "--format", fmt]) == 0
-    digit = load_digits().images[7]
-    Image.fromarray(np.clip(np.round(digit * 255 / 16), 0, 255).astype(np.uint8), "L").save(run / "my_digit.png")
+    digit = np.clip(np.round(load_digits().images[7] * 255 / 16), 0, 255).astype(np.uint8)
+    # a wide photo of the digit: zoo resizes it to cover 8x8 and crops the centre, never stretches
+    wide = np.random.default_rng(7).integers(0, 256, (24, 40), dtype=np.uint8)
+    wide[:, 8:32] = np.asarray(Image.fromarray(digit, "L").resize((24, 24), Image.BILINEAR))
+    Image.fromarray(wide, "L").save(run / "my_digit.png")
     capsys.readouterr()
     assert main(["predict", str(run), str(run / "my_digit.png"), "--json", "--top-k", "1"]) == 0
     expected = json.loads(capsys.readouterr().out)[0]["top"][0]["class"]
 
-    done = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=run, capture_output=True, text=True,
-                          timeout=300)
+    keep_x = 'np.save("readme_x.npy", x)'  # the batch the README's lines made, for the check below
+    done = subprocess.run([sys.executable, "-c", "\n".join([blocks[0], keep_x, *blocks[1:]])], cwd=run,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    from zoo.image_files import read_images
+    from zoo.model_card import checkpoint_card
+    from zoo.preprocessing import prepare
+
+    preprocessing = checkpoint_card(run / "checkpoints" / "best.pt")["preprocessing"]
+    ours = prepare(read_images([run / "my_digit.png"], "L", preprocessing["read"]["size"]), preprocessing)
+    np.testing.assert_allclose(np.load(run / "readme_x.npy"), ours, atol=1e-6)
     assert done.stdout.splitlines() == [f"{fmt}: {expected}" for fmt in ("onnx", "exported", "torchscript",
                                                                           "safetensors")]

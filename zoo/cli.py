@@ -9,7 +9,7 @@
               [--seeds K] [--workers W] [--storage URL] [--prune median|hyperband] [--objective NAME]
               [--output DIR] | --join SWEEP | --resume SWEEP_DIR
     zoo eval RUN_DIR [KEY=VALUE ...] [--json]
-    zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--json|--csv]
+    zoo predict RUN_DIR|MODEL_FILE IMAGE_OR_FOLDER... [--top-k K] [--batch-size N] [--on-error skip|stop] [--json|--csv]
     zoo export RUN_DIR --format onnx|exported|torchscript|safetensors [--output PATH] [--force]
     zoo cache [show|clear] [ENTRY ...] [--json]
     zoo schema [--output FILE]
@@ -120,6 +120,9 @@ def build_parser() -> ArgumentParser:
                    help="image files (PNG, JPEG, ...), folders (searched recursively) or globs ('photos/*.jpg')")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes shown per image (default 3)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per batch (default 64)")
+    p.add_argument("--on-error", choices=("skip", "stop"), default="skip",
+                   help="a file that is not a readable image: skip it with a warning, predict the rest and exit 1 "
+                        "(default), or stop at it (exit 2)")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print a JSON array")
     shown.add_argument("--csv", action="store_true", help="print CSV: path,rank,class,probability")
@@ -285,7 +288,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from zoo.commands.evaluate import predict_command
 
         return predict_command(args.run_dir, args.images, top_k=args.top_k, batch_size=args.batch_size,
-                               output="json" if args.json else "csv" if args.csv else "text")
+                               output="json" if args.json else "csv" if args.csv else "text", on_error=args.on_error)
     if args.command == "export":
         from zoo.commands.export import export_command
 

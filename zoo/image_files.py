@@ -10,7 +10,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -31,8 +31,8 @@ THREADED_DECODE_SECONDS = 0.001
 def collect_images(arguments: Iterable[str]) -> list:
     """The image files that ``arguments`` name, in order, each once.
 
-    A file is taken as it is (whatever its suffix); a folder is searched recursively for files
-    with an ``IMAGE_SUFFIXES`` suffix, in sorted order; an argument with ``*``, ``?`` or ``[``
+    A file is taken as it is (whatever its suffix, hidden or not); a folder is searched
+    recursively for files with an ``IMAGE_SUFFIXES`` suffix (``images_under``), in sorted order; an argument with ``*``, ``?`` or ``[``
     is a glob (``**`` spans folders), its matches sorted. Raises ``zoo.UserError`` for a path
     that does not exist, and for a folder or glob with no image in it.
     """
@@ -57,10 +57,14 @@ def collect_images(arguments: Iterable[str]) -> list:
 
 def images_under(folder: Path) -> list:
     """The files under ``folder`` (recursively, following no symlinked folder) whose suffix is
-    one of ``IMAGE_SUFFIXES``, sorted by path."""
+    one of ``IMAGE_SUFFIXES``, sorted by path. Hidden files and folders (names starting with
+    ".": macOS's ``._x.png`` resource forks, ``.cache/``) are left out, as the imagefolder
+    dataset leaves them out, and so is ``__MACOSX/``, the folder of those forks in a zip."""
     found = []
-    for parent, _, names in os.walk(folder):
-        found.extend(os.path.join(parent, name) for name in names if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES)
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".") and name != "__MACOSX"]
+        found.extend(os.path.join(parent, name) for name in names
+                     if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES)
     found.sort(key=lambda p: p.split(os.sep))  # Path order: part by part
     return [Path(p) for p in found if os.path.isfile(p)]
 
@@ -78,6 +82,7 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
 
     The image is resized (bilinear) to cover ``size`` and its centre cropped, as zoo's image
     datasets store their files (JPEGs are decoded at the smallest scale still covering it).
+    16-bit and float images are scaled to 8 bits first (``_as_8_bits``), never clipped.
     Raises ``UnreadableImage`` for a file PIL cannot decode.
     """
     from PIL import Image
@@ -86,6 +91,7 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.draft(mode, (width, height))  # JPEG: decode at the smallest scale still covering size
+            image = _as_8_bits(image)
             if image.mode != mode:
                 image = image.convert(mode)
             w, h = image.size
@@ -102,6 +108,22 @@ def decode_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     return array[:, :, None] if array.ndim == 2 else array
 
 
+def _as_8_bits(image):
+    """``image`` (a PIL image) with 8-bit channels: a 16-bit one (``I;16*``, or ``I`` holding
+    values above 255) scaled from 0..65535, a float one (``F``) from 0..1 when its values lie
+    there (else taken as 0..255), as an ``L`` image; any other image as it is."""
+    from PIL import Image
+
+    if not (image.mode.startswith("I;16") or image.mode in ("I", "F")):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and values.size and values.max() > 255):
+        values = values * (255.0 / 65535.0)
+    elif image.mode == "F" and values.size and values.min() >= 0.0 and values.max() <= 1.0:
+        values = values * 255.0
+    return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8), "L")
+
+
 def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
     """``decode_image``, with a file PIL cannot decode a ``zoo.UserError`` naming it."""
     try:
@@ -110,19 +132,34 @@ def read_image(path: Path, mode: str, size: Sequence[int]) -> np.ndarray:
         raise UserError(f"cannot read image {exc.path}: {exc.reason}") from None
 
 
-def read_images(paths: Sequence[Path], mode: str, size: Sequence[int], workers: int = 4) -> list:
+def read_images(paths: Sequence[Path], mode: str, size: Sequence[int], workers: int = 4,
+                skipped: Optional[list] = None) -> list:
     """``read_image`` of every path, in order.
 
     The first file is decoded in the calling thread and timed: files that decode in under
     ``THREADED_DECODE_SECONDS`` (small PNGs, thumbnails) are all read there, since handing them
     to threads costs more than decoding them; slower ones (photos: PIL decodes without holding
-    the GIL) go to up to ``workers`` threads.
+    the GIL) go to up to ``workers`` threads. A file PIL cannot decode is a ``zoo.UserError``;
+    with ``skipped`` (a list), its message is appended there instead and its entry is None.
     """
     if not paths:
         return []
+
+    def read(path: Path) -> tuple:
+        if skipped is None:
+            return read_image(path, mode, size), None
+        try:
+            return read_image(path, mode, size), None
+        except UserError as exc:
+            return None, str(exc)
+
     started = time.perf_counter()
-    first = read_image(paths[0], mode, size)
+    first = read(paths[0])
     if workers <= 1 or len(paths) <= 2 or time.perf_counter() - started < THREADED_DECODE_SECONDS:
-        return [first] + [read_image(p, mode, size) for p in paths[1:]]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [first] + list(pool.map(lambda p: read_image(p, mode, size), paths[1:]))
+        done = [first] + [read(p) for p in paths[1:]]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = [first] + list(pool.map(read, paths[1:]))
+    if skipped is not None:
+        skipped.extend(problem for _, problem in done if problem is not None)  # in the paths' order
+    return [image for image, _ in done]

@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence
 from zoo._version import __version__
 from zoo.errors import UserError
 from zoo.preprocessing import check as check_preprocessing
+from zoo.preprocessing import shape_problem
 
 __all__ = ["CARD_FORMAT", "CARD_RECORD", "CARD_METADATA_KEY", "CARD_EXTRA_FILE", "make_card", "card_text", "parse_card",
            "checkpoint_card", "add_to_zip", "check_outputs", "describe_classes"]
@@ -93,7 +94,8 @@ def card_text(card: dict) -> str:
 
 def parse_card(text: Any, where: str) -> dict:
     """The card in ``text`` (JSON), checked; ``zoo.UserError`` naming ``where`` for a card that
-    is not JSON or lacks what zoo needs (model, classes, input)."""
+    is not JSON, lacks what zoo needs (model, classes, input), or whose preprocessing does not
+    give its input shape."""
     try:
         card = json.loads(text)
     except (TypeError, ValueError) as exc:
@@ -103,6 +105,10 @@ def parse_card(text: Any, where: str) -> dict:
         raise UserError(f"{where}: not a zoo model card ({problem})")
     if card["preprocessing"] is not None:
         check_preprocessing(card["preprocessing"], where)
+        shape = card["input"]
+        problem = shape_problem(card["preprocessing"], (shape["channels"], shape["height"], shape["width"]))
+        if problem:
+            raise UserError(f"{where}: its model card does not hold together: {problem}")
     return card
 
 

@@ -20,7 +20,10 @@ from typing import Any, Callable, Optional
 from zoo.errors import UserError
 from zoo.model_card import CARD_EXTRA_FILE, CARD_METADATA_KEY, check_outputs, parse_card
 
-__all__ = ["LoadedModel", "open_model_file", "format_of"]
+__all__ = ["LoadedModel", "open_model_file", "format_of", "SUFFIXES", "check_suffix"]
+
+#: The suffixes (lower case) ``zoo predict`` tells formats by; TorchScript, by the archive's contents.
+SUFFIXES = {".onnx": "onnx", ".pt2": "exported", ".safetensors": "safetensors"}
 
 
 @dataclass
@@ -36,13 +39,8 @@ class LoadedModel:
 def format_of(path: Path) -> str:
     """The export format of the file at ``path`` (``onnx``, ``exported``, ``torchscript`` or
     ``safetensors``); ``zoo.UserError`` for a file that is none of them."""
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        return "onnx"
-    if suffix == ".pt2":
-        return "exported"
-    if suffix == ".safetensors":
-        return "safetensors"
+    if path.suffix.lower() in SUFFIXES:
+        return SUFFIXES[path.suffix.lower()]
     names = _zip_names(path)
     if any("/code/" in n for n in names) and any(n.endswith("/constants.pkl") for n in names):
         return "torchscript"
@@ -53,17 +51,33 @@ def format_of(path: Path) -> str:
                     f".safetensors or TorchScript file written by zoo export)")
 
 
+def check_suffix(path: Path, fmt: str, where: str) -> None:
+    """Refuse (``zoo.UserError`` naming ``where``, the option giving ``path``) a file name that
+    ``zoo predict`` would not read as ``fmt``: .onnx, .pt2 and .safetensors files are told by
+    their suffix, so those formats need theirs and TorchScript must have none of them."""
+    suffix = path.suffix.lower()
+    needed = next((s for s, f in SUFFIXES.items() if f == fmt), None)
+    if needed is not None and suffix != needed:
+        raise UserError(f"{where} {path}: the file zoo predict reads as {fmt} must end with {needed} "
+                        f"(e.g. {path.stem}{needed})")
+    if needed is None and suffix in SUFFIXES:
+        raise UserError(f"{where} {path}: a {fmt} file must not end with {suffix} (zoo predict would read it as "
+                        f"{SUFFIXES[suffix]}); name it e.g. {path.stem}.ts.pt")
+
+
 def open_model_file(path: Path, registries: Optional[Callable[[], Any]] = None, *,
-                    threads: Optional[int] = None) -> LoadedModel:
+                    threads: Optional[int] = None, fmt: Optional[str] = None) -> LoadedModel:
     """Open the exported model at ``path`` (see the module docstring). ``registries`` gives the
     plugin registries, needed for safetensors only (the model is built by its factory);
-    ``threads``: onnxruntime's intra-op threads (None: its default, one per core).
+    ``threads``: onnxruntime's intra-op threads (None: its default, one per core); ``fmt``:
+    the file's format when known (``zoo export`` checking the file it wrote), else told by
+    ``format_of``.
 
     Raises ``zoo.UserError`` for a file of no known format, without a card, whose card does not
     match the model, or whose runtime (onnxruntime) is not installed.
     """
     path = Path(path)
-    fmt = format_of(path)
+    fmt = fmt or format_of(path)
     if fmt == "onnx":
         card, scores = _open_onnx(path, threads)
     elif fmt == "safetensors":

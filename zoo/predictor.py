@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -24,23 +24,37 @@ __all__ = ["predict", "top_classes", "as_text", "as_csv"]
 
 
 def predict(paths: Sequence[Path], card: dict, scores: Callable, top_k: int, *, batch_size: int = 64,
-            where: str = "the model") -> list:
+            where: str = "the model", preparation: Optional[Callable[[], Any]] = None,
+            skipped: Optional[list] = None) -> list:
     """The ``top_k`` most probable classes of each image file in ``paths``, in order:
     ``[{"path": str, "top": [{"class": name, "probability": p}, ...]}]``, most probable first.
 
-    Raises ``zoo.UserError`` when the card has no preprocessing (``where`` names the model),
-    for a file that is not a readable image, and for a model whose scores are not one per
-    class of the card.
+    Images are read and prepared as the card's preprocessing says; for a card without one,
+    ``preparation()`` gives the run's own way (a ``zoo.task.ImagePreparation``: the run's data
+    is needed). Raises ``zoo.UserError`` when the card has no preprocessing and there is no
+    ``preparation`` (``where`` names the model), for a model whose scores are not one per class
+    of the card, and for a file that is not a readable image unless ``skipped`` (a list) is
+    given: then its message (``cannot read image PATH: why``) is appended there and the file
+    left out of the results.
     """
     preprocessing = card.get("preprocessing")
-    if preprocessing is None:
+    if preprocessing is not None:
+        mode, size = preprocessing["read"]["mode"], preprocessing["read"]["size"]
+        prepare_batch = lambda images: prepare(images, preprocessing)  # noqa: E731
+    elif preparation is not None:
+        own = preparation()
+        mode, size = own.mode, own.size
+        prepare_batch = lambda images: own.prepare(np.stack(images))  # noqa: E731
+    else:
         raise UserError(f"{where}: its model card has no preprocessing (the run's dataset prepares its images "
                         f"its own way), so image files cannot be prepared for it without the data")
-    read = preprocessing["read"]
     results: list = []
     for start in range(0, len(paths), batch_size):
-        chunk = list(paths[start:start + batch_size])
-        batch = prepare(read_images(chunk, read["mode"], read["size"]), preprocessing)
+        images = read_images(paths[start:start + batch_size], mode, size, skipped=skipped)
+        chunk = [path for path, image in zip(paths[start:start + batch_size], images) if image is not None]
+        if not chunk:
+            continue
+        batch = prepare_batch([image for image in images if image is not None])
         out = np.asarray(scores(batch), dtype=np.float32)
         if out.shape != (len(chunk), len(card["classes"])):
             raise UserError(f"{where}: the model gives scores of shape {out.shape} for {len(chunk)} images, "

@@ -30,7 +30,7 @@ import numpy as np
 
 from zoo.errors import UserError
 
-__all__ = ["STEP_OPS", "describe", "prepare", "resize_matrix", "check"]
+__all__ = ["STEP_OPS", "describe", "prepare", "resize_matrix", "check", "shape_problem"]
 
 #: The step names a card may hold, with the keys each one needs.
 STEP_OPS = {"rgb_to_gray": ("weights",), "gray_to_rgb": (), "resize": ("size",), "normalize": ("mean", "std")}
@@ -68,14 +68,40 @@ def check(preprocessing: Any, where: str) -> dict:
     (``where``: the file or card it came from)."""
     try:
         read = preprocessing["read"]
-        assert read["mode"] in ("L", "RGB") and len(read["size"]) == 2
+        assert read["mode"] in ("L", "RGB") and len(read["size"]) == 2 and all(int(v) > 0 for v in read["size"])
         assert float(preprocessing["scale"]) > 0
         for step in preprocessing["steps"]:
             assert step["op"] in STEP_OPS and all(key in step for key in STEP_OPS[step["op"]])
+            if step["op"] == "resize":
+                size = [step["size"]] * 2 if isinstance(step["size"], int) else step["size"]
+                assert len(size) == 2 and all(int(v) > 0 for v in size)
     except (AssertionError, KeyError, TypeError, ValueError):
         raise UserError(f"{where}: the model card's preprocessing is not one zoo can apply: "
                         f"{str(preprocessing)[:200]}") from None
     return preprocessing
+
+
+def shape_problem(preprocessing: dict, input_shape: Sequence[int]) -> str:
+    """What keeps ``preprocessing`` (a ``check``-ed description) from giving the model's
+    ``input_shape`` (C, H, W): the shape it gives instead, or a normalisation of another number of
+    channels; "" when they agree."""
+    read = preprocessing["read"]
+    channels, size = (1 if read["mode"] == "L" else 3), tuple(int(v) for v in read["size"])
+    for step in preprocessing["steps"]:
+        if step["op"] == "resize":
+            size = (int(step["size"]),) * 2 if isinstance(step["size"], int) else tuple(int(v) for v in step["size"])
+        elif step["op"] in ("rgb_to_gray", "gray_to_rgb"):
+            channels = 1 if step["op"] == "rgb_to_gray" else 3
+        else:
+            for key in ("mean", "std"):
+                count = len(step[key]) if isinstance(step[key], (list, tuple)) else 1
+                if count not in (1, channels):
+                    return f"its preprocessing normalizes {count} channels but its input has {channels}"
+    given, expected = (channels, *size), tuple(int(v) for v in input_shape)
+    if given != expected:
+        return (f"its preprocessing gives {'x'.join(map(str, given))} inputs but its input is "
+                f"{'x'.join(map(str, expected))}")
+    return ""
 
 
 def prepare(images: Sequence[np.ndarray], preprocessing: dict) -> np.ndarray:

@@ -12,7 +12,7 @@ Every mistake is reported at once (``zoo.validation.Problems``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from zoo.errors import UserError
 from zoo.kinds import SECTIONS, TOP_LEVEL_KEYS, by_section
@@ -34,8 +34,11 @@ class CheckedRecipe:
     sections: dict
 
 
-def check_recipe(recipe: Any, registries: Any) -> CheckedRecipe:
+def check_recipe(recipe: Any, registries: Any, only: Optional[Sequence[str]] = None) -> CheckedRecipe:
     """Check ``recipe`` (a ``zoo.recipe.Recipe``) against ``registries`` (``zoo.registry.Registries``).
+
+    ``only``: the sections to check besides the task (None: all); the others are neither checked
+    nor required (``zoo predict`` and ``zoo export`` from a model card need no data plugin).
 
     Builds nothing but the task object. Raises ``zoo.UserError`` naming the recipe line at fault,
     or a ``zoo.validation.RecipeProblems`` listing every mistake when there are several: each
@@ -49,6 +52,8 @@ def check_recipe(recipe: Any, registries: Any) -> CheckedRecipe:
     with problems.check():
         task, traits, options = _check_task(recipe, registries)
     used = traits.sections + traits.optional_sections if traits else tuple(s for s in SECTIONS if s != "task")
+    if only is not None:
+        used = tuple(s for s in used if s in only)
     # a needed section missing because its key is misspelled (modle:) is one mistake, said once
     misspelled = [k for k in recipe.data if k not in TOP_LEVEL_KEYS]
     sections = {}
@@ -66,7 +71,7 @@ def check_recipe(recipe: Any, registries: Any) -> CheckedRecipe:
             checked.arguments(fillable=traits.section_fills(section) if traits else kind.filled)
             sections[section] = checked
     for section in SECTIONS:
-        if traits and section != "task" and recipe.section(section) and section not in used:
+        if traits and section != "task" and recipe.section(section) and section not in used and only is None:
             problems.add(UserError(f"{recipe.where((section,))}: task {traits.name!r} does not use a "
                                    f"{section}: section (it uses: {', '.join(traits.sections)})"))
     problems.raise_any(recipe)

@@ -26,7 +26,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from zoo import checkpoints, distributed
 from zoo.atomic import write_text
@@ -56,7 +56,8 @@ class Outcome:
 
 
 def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = False, launch: Any = None,
-            quiet: bool = False, on_epoch: Optional[Callable[[int, dict], None]] = None) -> tuple:
+            quiet: bool = False, on_epoch: Optional[Callable[[int, dict], None]] = None,
+            only: Optional[Sequence[str]] = None) -> tuple:
     """Check ``recipe`` (a ``zoo.recipe.Recipe``) and create its task, running nothing.
 
     Every section is checked against its factory once (``check_recipe``); the device is the
@@ -64,13 +65,13 @@ def prepare(recipe: Any, *, directory: Optional[Path] = None, resumed: bool = Fa
     (``launch``: a ``zoo.distributed`` launch, or None for one process). ``directory`` is the
     run folder when it already exists (``zoo eval``); ``execute`` fills it in later otherwise.
     Returns ``(run, task)``: the ``Run`` a task's methods take and the task object its factory
-    made. ``on_epoch`` becomes ``Run.on_epoch``. Raises ``zoo.UserError`` naming the recipe line
-    at fault.
+    made. ``on_epoch`` becomes ``Run.on_epoch``; ``only``: the sections checked besides the task
+    (``check_recipe``). Raises ``zoo.UserError`` naming the recipe line at fault.
     """
     from zoo.plugins import get_manager
 
     manager = get_manager()
-    checked = check_recipe(recipe, manager.registries)
+    checked = check_recipe(recipe, manager.registries, only)
     spec = checked.options.get("device", "auto")
     device = distributed.process_device(spec, launch.local_rank) if launch is not None else resolve_device(spec)
     run = Run(name=recipe.name, recipe=recipe, registries=manager.registries, manager=manager, directory=directory,

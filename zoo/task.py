@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional, Sequence, Tuple
 
 from zoo.errors import UserError
 from zoo.html_page import Heading, Link, Paragraph, Picture, Preformatted, Table
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # for the annotations only: importing zoo.run_context imports
     from zoo.recipe import Recipe
     from zoo.run_context import Run
 
-__all__ = ["BestModel", "Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
+__all__ = ["BestModel", "ImagePreparation", "Checkpoints", "Task", "TaskTraits", "traits_of", "Run", "Recipe", "DEFAULT_SECTIONS",
            "OPTIONAL_SECTIONS", "Heading", "Paragraph", "Table", "Picture", "Preformatted", "Link", "metrics_picture"]
 
 
@@ -112,6 +112,22 @@ class BestModel:
     module: Any
     card: dict
     examples: Any
+    #: For a card without preprocessing: called by ``zoo predict`` (never by ``zoo export``),
+    #: it gives the run's own ``ImagePreparation`` from the run's data, or raises
+    #: ``zoo.UserError`` saying why it can't (the data is not where the recipe says). None: none.
+    preparation: Optional[Callable[[], "ImagePreparation"]] = None
+
+
+@dataclass(frozen=True)
+class ImagePreparation:
+    """How image files become the module's input when the card cannot say (its preprocessing is
+    None): read in ``mode`` ("L" or "RGB") at ``size`` (height, width), resized to cover it and
+    centre-cropped, then ``prepare`` turns the uint8 numpy batch B×H×W×C into the float32 numpy
+    batch B×C×H×W the module takes (a dataset's own transform)."""
+
+    mode: str
+    size: Tuple[int, int]
+    prepare: Callable[[Any], Any]
 
 
 class Task:

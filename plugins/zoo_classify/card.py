@@ -25,7 +25,7 @@ def classification_card(run: Any, data: ClassificationData, progress: dict) -> d
     ``num_classes``, ``in_channels`` and ``image_size``), its weights from ``progress``
     (``{"epoch": ..., "valid_loss": ...}``). Its preprocessing is the test split's (None when
     the dataset's transform does not describe itself: see ``ImageBatchDataset.preprocessing``)."""
-    dataset = _unwrap(evaluation_split(data))
+    dataset = unwrap_subsets(evaluation_split(data))
     preprocessing = None
     if isinstance(dataset, ImageBatchDataset):
         try:
@@ -48,7 +48,8 @@ def evaluation_split(data: ClassificationData) -> Any:
     return data.test if data.has_test else data.valid
 
 
-def _unwrap(dataset: Any) -> Any:
+def unwrap_subsets(dataset: Any) -> Any:
+    """The dataset under any ``torch.utils.data.Subset`` wrapping ``dataset``."""
     from torch.utils.data import Subset
 
     while isinstance(dataset, Subset):

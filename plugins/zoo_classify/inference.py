@@ -5,7 +5,7 @@ Both take a ``zoo.task.Run`` whose ``directory`` is the run folder and the run's
 (so overrides such as ``data.root=other_folder`` take effect), loads ``checkpoints/best.pt``
 (``weights_only``) and refuses a checkpoint trained on other classes than the data has.
 ``best_model`` builds the model from the card in ``best.pt``, without the data (``zoo predict``,
-``zoo export``).
+``zoo export``); only a card without preprocessing needs the data, to predict.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from zoo import UserError
-from zoo.task import BestModel
+from zoo.task import BestModel, ImagePreparation
 from zoo.toolkit import card_model, checkpoint_card, checkpoint_mismatch, describe_classes
 from zoo_classify.batches import Batches
-from zoo_classify.card import classification_card, example_inputs
+from zoo_classify.card import classification_card, evaluation_split, example_inputs, unwrap_subsets
 from zoo_classify.data import ClassificationData, load_data
 from zoo_classify.evaluation import evaluate, log_test_table, test_report
 from zoo_classify.model import build_model
@@ -58,7 +59,8 @@ def best_model(run: Any, options: ClassificationOptions) -> BestModel:
     The model is built from the card recorded in ``best.pt`` and the test images it keeps, so
     the run's data is not needed. A checkpoint saved before zoo wrote cards gets one made from
     the run's data, as the recipe says where it is; without the data, a ``zoo.UserError`` says
-    what the checkpoint lacks. A card that does not match the weights is refused.
+    what the checkpoint lacks. A card that does not match the weights, or names other classes
+    than the checkpoint was trained on, is refused.
     """
     path = run.checkpoint_dir / "best.pt"
     state = run.load_checkpoint("best.pt")
@@ -71,8 +73,40 @@ def best_model(run: Any, options: ClassificationOptions) -> BestModel:
             card = classification_card(run, data, {"epoch": state.get("epoch")})
         if not isinstance(examples, torch.Tensor):
             examples = example_inputs(data)
+    saved_classes = state.get("classes")
+    if saved_classes is not None and [str(c) for c in saved_classes] != list(card["classes"]):
+        raise UserError(f"{path}: its model card names {describe_classes(card['classes'])} but the checkpoint was "
+                        f"trained on {describe_classes(saved_classes)}")
     module = card_model(run.registries, card, state.get("model"), str(path))
-    return BestModel(module=module, card=card, examples=examples)
+    preparation = None
+    if card["preprocessing"] is None:
+        preparation = lambda: _test_split_preparation(run, options, path)  # noqa: E731
+    return BestModel(module=module, card=card, examples=examples, preparation=preparation)
+
+
+def _test_split_preparation(run: Any, options: ClassificationOptions, path: Path) -> ImagePreparation:
+    """How the run's test split prepares images (its dataset's own transform), for a card
+    without preprocessing; a ``zoo.UserError`` saying so when the data cannot be loaded or its
+    dataset does not say how it stores images."""
+    lacking = (f"{path}: its model card has no preprocessing (the run's dataset prepares its images its own "
+               f"way), so image files cannot be prepared for it without the data")
+    try:
+        data = load_data(run, options.valid_fraction)
+    except UserError as exc:
+        raise UserError(f"{lacking}: {exc}") from None
+    dataset = unwrap_subsets(evaluation_split(data))
+    stored, prepare = getattr(dataset, "stored_shape", None), getattr(dataset, "prepare", None)
+    if stored is None or not callable(prepare) or stored[0] not in (1, 3):
+        raise UserError(f"{lacking}: data {_data_name(run)!r} gives {type(dataset).__name__} datasets, which do not "
+                        f"say how they store 1- or 3-channel images (stored_shape, prepare)")
+
+    def prepared(images: Any) -> Any:
+        with torch.no_grad():
+            batch = prepare(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2))
+        return batch.detach().to("cpu", torch.float32).numpy()
+
+    return ImagePreparation(mode="L" if stored[0] == 1 else "RGB", size=(int(stored[1]), int(stored[2])),
+                            prepare=prepared)
 
 
 def _data_of_old_checkpoint(run: Any, options: ClassificationOptions, path: Path, lacking: str) -> ClassificationData:
