@@ -7,6 +7,7 @@ in MB, and the evaluation transform (crop size, mean, std). No license is publis
 """
 
 import inspect
+import math
 
 import torchvision.models as tv_models
 
@@ -35,14 +36,15 @@ def _transform_figures(weights) -> dict:
 
 
 def weights_figures(weights) -> dict:
-    """The card figures one weights enum member publishes (absent where its meta has none)."""
+    """The card figures one weights enum member publishes (absent where its meta has none, or a
+    figure that is not a finite number: vgg16's IMAGENET1K_FEATURES has acc@1 NaN)."""
     meta = weights.meta
     figures = _transform_figures(weights)
     metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
     for ours, value in (("params", meta.get("num_params")), ("gmacs", meta.get("_ops")),
                         ("top1", metrics.get("acc@1")), ("top5", metrics.get("acc@5")),
                         ("file_mb", meta.get("_file_size"))):
-        if value is not None:
+        if isinstance(value, (int, float)) and math.isfinite(value):
             figures[ours] = value
     if meta.get("categories"):
         figures["num_classes"] = len(meta["categories"])
