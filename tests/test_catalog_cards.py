@@ -173,3 +173,19 @@ def test_zoo_cache_shows_and_clears_the_computed_cards(isolated_cache, capsys):
     assert entry["entry"] == "cards-acme-3" and "computed for acme-3" in entry["for"]
     assert main(["cache", "clear", "cards"]) == 0
     assert not cards_path("acme-3").exists() and read_cards("acme-3")["cards"] == {}
+
+
+def test_info_and_the_listing_keep_a_tags_computed_card_under_one_name(isolated_cache, capsys):
+    from zoo.catalog_columns import card_source
+    from zoo.cli import main
+
+    assert main(["info", "model", "timm/resnet18.a1_in1k", "--json"]) == 0  # computes the card and keeps it
+    capsys.readouterr()
+    assert main(["list", "models", "timm/resnet18.a1_in1k", "--pretrained", "--json"]) == 0
+    listed = capsys.readouterr()
+    (row,) = json.loads(listed.out)
+    assert row["params"] == 11_689_512 and "no computed card" not in listed.err
+    with CardStore(card_source(registry().get("timm/resnet18").describe())) as store:
+        store.add("timm/resnet18", {"params": 7})  # as --compute-cards keeps it: under the architecture's name
+    assert main(["info", "model", "timm/resnet18.tv_in1k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["card"]["params"] == 7  # read, not computed again

@@ -98,15 +98,29 @@ def card_source(row: dict) -> str:
     return f"{plugin}-{version}"
 
 
+#: the published figures that change how a model is built: a tag differing in one has a card of its own
+BUILD_FIGURES = frozenset({"num_classes", "input_size"})
+
+
+def card_name(name: str, architecture: Optional[str] = None, differs: Optional[dict] = None) -> str:
+    """The name the computed card of model ``name`` is stored under (``zoo.catalog_cards``): for
+    a pretrained tag of ``architecture`` whose published figures ``differs`` from the
+    architecture's in none of ``BUILD_FIGURES``, the architecture's (the same model is built);
+    else ``name`` itself."""
+    if architecture and differs is not None and not BUILD_FIGURES & set(differs):
+        return architecture
+    return name
+
+
 def entry_rows(row: dict, *, pretrained: bool) -> list:
     """The catalog rows of one entry (``zoo.catalog`` row): the entry itself, or with
     ``pretrained`` one row per pretrained tag (``timm/resnet50.a1_in1k``; an entry with weights
     but no tags keeps its own row), each with its published figures and the ``source`` of its
-    computed cards (``card_source``)."""
+    computed cards (``card_source``) and the name its computed card is stored under (``card_name``)."""
     metadata = row.get("metadata") or {}
     card = metadata.get("card") or {}
     base = {"name": row["name"], "plugin": row.get("plugin"), "summary": row.get("summary", ""), "card": card,
-            "source": card_source(row)}
+            "source": card_source(row), "card_name": row["name"]}
     tags = metadata.get("pretrained_tags") or {}
     if not pretrained:
         return [base]
@@ -115,8 +129,9 @@ def entry_rows(row: dict, *, pretrained: bool) -> list:
     rows = []
     for tag, differs in tags.items():
         published = {**card, **differs, "tag": tag}
-        rows.append({**base, "name": f"{row['name']}.{tag}", "card": published, "architecture": row["name"],
-                     "own_build": bool({"num_classes", "input_size"} & set(differs))})
+        name = f"{row['name']}.{tag}"
+        rows.append({**base, "name": name, "card": published, "architecture": row["name"],
+                     "card_name": card_name(name, row["name"], differs)})
     return rows
 
 

@@ -99,10 +99,28 @@ def model_statistics(entry: Any, kwargs: dict) -> dict:
     return stats
 
 
-def model_card(entry: Any, described: dict) -> dict:
-    """The catalog card of model ``entry`` (``described``: its ``describe()``): every column of
-    ``zoo.catalog_columns``, published figures first, then the computed card, which is computed
-    now (on the meta device) and kept when the cards of its source lack it."""
+def stored_card_name(entry: Any, models: Any) -> str:
+    """The name model ``entry``'s computed card is stored under (``zoo.catalog_columns.card_name``),
+    as ``zoo list models`` looks it up: a pretrained tag's (``timm/resnet18.a1_in1k``) is its
+    architecture's unless the tag is built differently. ``models``: the models registry."""
+    from zoo.catalog_columns import card_name
+
+    tag = (entry.metadata.get("card") or {}).get("tag")
+    if not tag or not entry.name.endswith(f".{tag}"):
+        return entry.name
+    architecture = entry.name[:-len(tag) - 1]
+    try:
+        tags = models.get(architecture).metadata.get("pretrained_tags") or {}
+    except UserError:  # a name with a dot that is not a tag
+        return entry.name
+    return card_name(entry.name, architecture, tags.get(tag))
+
+
+def model_card(entry: Any, described: dict, models: Any) -> dict:
+    """The catalog card of model ``entry`` (``described``: its ``describe()``; ``models``: the
+    models registry): every column of ``zoo.catalog_columns``, published figures first, then the
+    computed card, which is computed now (on the meta device) and kept when the cards of its
+    source lack it."""
     from zoo.catalog_cards import CardStore
     from zoo.catalog_columns import card_source, flat_row
     from zoo.catalog_compute import compute_card
@@ -110,12 +128,13 @@ def model_card(entry: Any, described: dict) -> dict:
     card = described.get("metadata", {}).get("card") or {}
     row = {"name": entry.name, "plugin": entry.plugin, "summary": entry.summary, "card": card}
     store = CardStore(card_source(described))
-    computed = store.cards.get(entry.name)
+    name = stored_card_name(entry, models)
+    computed = store.cards.get(name)
     if computed is None:
         computed, problem = compute_card(entry, card.get("input_size"))
         try:
             with store:
-                store.add(entry.name, computed, problem)
+                store.add(name, computed, problem)
         except OSError:  # an unwritable cache folder: the card is shown, not kept
             pass
     return flat_row(row, computed)
@@ -162,7 +181,8 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     from zoo.signatures import resolved_annotations
 
     kwargs = parse_assignments(assignments)
-    entry = get_manager().registries[kind].get(name)
+    registry = get_manager().registries[kind]
+    entry = registry.get(name)
     leading = len(by_registry(kind).leading)  # passed by zoo (an optimizer's params), not the recipe
     shown = [p for p in list(entry.signature().parameters.values())[leading:]
              if p.kind is not inspect.Parameter.VAR_POSITIONAL]
@@ -171,7 +191,7 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     info["parameters"] = [describe_parameter(p, resolved.get(p.name, inspect.Parameter.empty)) for p in shown]
     info["doc"] = entry.doc
     if kind == "models":
-        info["card"] = model_card(entry, info)
+        info["card"] = model_card(entry, info, registry)
         try:
             info.update(model_statistics(entry, kwargs))
         except Exception as exc:  # the statistics are extra; the rest of the info still helps

@@ -135,14 +135,9 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     return 0
 
 
-def computed_name(row: dict) -> str:
-    """The name whose computed card ``row`` shows: a tag built like its architecture shares the architecture's."""
-    return row["architecture"] if row.get("architecture") and not row.get("own_build") else row["name"]
-
-
 def computed_card(row: dict, cards: dict) -> Optional[dict]:
     """``row``'s computed card in ``cards`` (``zoo.catalog_cards.read_cards``), or None when not computed yet."""
-    name = computed_name(row)
+    name = row["card_name"]
     found = cards["cards"].get(name)
     if found is None and name in cards["failed"]:
         return {}
@@ -156,7 +151,7 @@ def compute_missing(rows: list) -> None:
 
     work, seen = [], set()
     for row in rows:
-        name = computed_name(row)
+        name = row["card_name"]
         if (row["source"], name) not in seen:
             seen.add((row["source"], name))
             work.append((row["source"], name, row["card"].get("input_size")))
