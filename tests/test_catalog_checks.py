@@ -3,6 +3,7 @@ dropped card; a plugin's card values of the wrong type are dropped with a warnin
 
 from __future__ import annotations
 
+import json
 import math
 
 from zoo.registry import Entry
@@ -24,3 +25,43 @@ def test_torchvision_publishes_no_nan_figure_and_vgg16_features_keeps_its_tags()
     features = metadata["pretrained_tags"]["imagenet1k_features"]
     assert features.get("top1") is None and features.get("top5") is None
     assert all(not isinstance(v, float) or math.isfinite(v) for v in features.values())
+
+
+def register_card(name: str, card: dict, tags: dict = None) -> None:
+    """Register model ``name`` in this process, as plugin 'acme' would, publishing ``card``."""
+    import torch
+
+    from zoo import hookimpl
+    from zoo.plugins import get_manager
+
+    def register(registry):
+        extra = {"pretrained_tags": tags} if tags else {}
+        registry.register(name, lambda num_classes=3: torch.nn.Linear(4, num_classes), card=card, **extra)
+
+    get_manager().register(type("acme", (), {"zoo_register_models": staticmethod(hookimpl(register))})(), "acme")
+
+
+def test_a_plugins_card_value_of_the_wrong_type_is_dropped_with_one_warning(isolated_cache, capsys):
+    from zoo.cli import main
+
+    register_card("acme/strings", {"top1": "55.5", "params": True, "input_size": [3, 32], "mean": [0.5, "x", 0.5],
+                                   "res": 32, "license": "mit", "pretrained": "yes", "top5": 90},
+                  tags={"v1": {"top5": "91"}})
+    assert main(["list", "models", "acme/*", "--refresh", "--pretrained", "--json"]) == 0
+    first = capsys.readouterr()
+    warnings = [line for line in first.err.splitlines() if "acme/strings" in line]
+    assert len(warnings) == 1 and "plugin 'acme'" in warnings[0]
+    assert all(key in warnings[0] for key in ("top1", "params", "input_size", "mean", "pretrained", "v1"))
+    (row,) = json.loads(first.out)
+    assert row["top1"] is None and row["top5"] is None and row["params"] is None and row["license"] == "mit"
+    for args in (["--where", "top1 > 50"], ["--sort", "top1"], ["--columns", "name,top1,input_size,mean"]):
+        assert main(["list", "models", *args]) == 0, args  # over the whole catalog
+    assert "acme/strings" not in capsys.readouterr().err  # warned once: when the catalog was built
+
+
+def test_a_computed_card_value_of_the_wrong_type_is_unknown_when_read(isolated_cache):
+    from zoo.catalog_cards import CardStore, read_cards
+
+    with CardStore("acme-9") as store:
+        store.add("mlp", {"params": "12", "gmacs": 0.5, "features": [3]})
+    assert read_cards("acme-9")["cards"] == {"mlp": {"gmacs": 0.5}}

@@ -170,7 +170,10 @@ def read(path: Optional[Path] = None) -> Optional[dict]:
 
 
 def build(manager: Any) -> dict:
-    """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
+    """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict; a
+    model's published card value of the wrong type is left unknown, with a warning
+    (``zoo.catalog_columns.check_published``)."""
+    from zoo.catalog_columns import check_published
     from zoo.plugin_containment import Raised, TimedOut
     from zoo.plugins import failure_text, warn
 
@@ -193,6 +196,10 @@ def build(manager: Any) -> dict:
             if info := manager.plugins.get(namespace.provenance.plugin):
                 info.counts[registry.kind] = info.counts.get(registry.kind, 0) + len(names) - 1
         described.sort(key=lambda d: d["name"])
+        if registry.kind == "models":
+            for row in described:
+                if (problem := check_published(row)) and not manager.quiet:
+                    warn(f"plugin {row['plugin']!r}: {problem}")
         entries[registry.kind] = described
     return {
         "format": FORMAT,

@@ -41,7 +41,8 @@ def lock_path(source: str) -> Path:
 
 def read_cards(source: str) -> dict:
     """``{"cards": {...}, "failed": {...}}`` of ``source``: empty when the file is missing, of
-    another format or damaged (it is then computed again, never trusted half-read)."""
+    another format or damaged (it is then computed again, never trusted half-read); a figure of
+    the wrong type for its column (``zoo.catalog_columns.checked_card``) is left out, unknown."""
     empty: dict = {"cards": {}, "failed": {}}
     try:
         data = json.loads(read_bounded(cards_path(source), MAX_BYTES))
@@ -51,7 +52,9 @@ def read_cards(source: str) -> dict:
             or not isinstance(data.get("cards"), dict) or not isinstance(data.get("failed"), dict)
             or not all(isinstance(c, dict) for c in data["cards"].values())):
         return empty
-    return {"cards": data["cards"], "failed": data["failed"]}
+    from zoo.catalog_columns import checked_card
+
+    return {"cards": {name: checked_card(card) for name, card in data["cards"].items()}, "failed": data["failed"]}
 
 
 def computing(source: str) -> Optional[int]:
