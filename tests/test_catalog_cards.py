@@ -176,6 +176,7 @@ def test_zoo_cache_shows_and_clears_the_computed_cards(isolated_cache, capsys):
 
 
 def test_info_and_the_listing_keep_a_tags_computed_card_under_one_name(isolated_cache, capsys):
+    from zoo.catalog import card_key, card_keys
     from zoo.catalog_columns import card_source
     from zoo.cli import main
 
@@ -185,7 +186,18 @@ def test_info_and_the_listing_keep_a_tags_computed_card_under_one_name(isolated_
     listed = capsys.readouterr()
     (row,) = json.loads(listed.out)
     assert row["params"] == 11_689_512 and "no computed card" not in listed.err
-    with CardStore(card_source(registry().get("timm/resnet18").describe())) as store:
+    with CardStore(card_source(registry().get("timm/resnet18").describe()), card_key("timm", card_keys())) as store:
         store.add("timm/resnet18", {"params": 7})  # as --compute-cards keeps it: under the architecture's name
     assert main(["info", "model", "timm/resnet18.tv_in1k", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["card"]["params"] == 7  # read, not computed again
+
+
+def test_cards_kept_under_another_key_are_not_read_and_refresh_drops_them(isolated_cache):
+    from zoo.catalog_cards import drop_stale
+
+    with CardStore("acme-4", "old-code") as store:
+        store.add("mlp", {"params": 5})
+    assert read_cards("acme-4", "old-code")["cards"] == {"mlp": {"params": 5}}
+    assert read_cards("acme-4", "new-code") == {"cards": {}, "failed": {}}
+    assert drop_stale({"acme-4": "old-code"}) == [] and cards_path("acme-4").exists()
+    assert drop_stale({"acme-4": "new-code"}) == [cards_path("acme-4")] and not cards_path("acme-4").exists()

@@ -339,3 +339,18 @@ def test_the_listing_says_when_the_cards_are_being_computed(zoo_cli, isolated_ca
     busy = zoo_cli("list", "models", "mlp", "--where", "params > 0 or not params")
     assert f"the cards of models-{__version__} (process {os.getpid()}) are being computed" in busy.stderr
     assert busy.stdout.split()[:2] == ["NAME", "PARAMS"] and "?" in busy.stdout.splitlines()[1]
+
+
+def test_cards_are_computed_again_when_the_plugins_code_changes_but_not_its_version(card_site, zoo_cli,
+                                                                                     isolated_cache):
+    computed = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
+    assert json.loads(computed.stdout)[0]["params"] == 3 * 8 * 9 + 8 + 8 * 10 + 10
+    models = card_site / "cardpkg" / "models.py"
+    models.write_text(models.read_text().replace("width: int = 8", "width: int = 16"))  # an editable install
+    (cards_file,) = isolated_cache.glob("cards-cardpkg-*.json")
+    listed = zoo_cli("list", "models", "cardpkg/*", "--refresh", "--columns", "name,params", "--json",
+                     extra_path=[card_site])
+    assert json.loads(listed.stdout)[0]["params"] is None and "cardpkg-2.0: 1" in listed.stderr
+    assert not cards_file.exists()  # --refresh dropped the cards of the old code
+    again = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
+    assert json.loads(again.stdout)[0]["params"] == 3 * 16 * 9 + 16 + 16 * 10 + 10

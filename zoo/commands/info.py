@@ -121,13 +121,14 @@ def model_card(entry: Any, described: dict, models: Any) -> dict:
     models registry): every column of ``zoo.catalog_columns``, published figures first, then the
     computed card, which is computed now (on the meta device) and kept when the cards of its
     source lack it."""
+    from zoo.catalog import card_key, card_keys
     from zoo.catalog_cards import CardStore
     from zoo.catalog_columns import card_source, flat_row
     from zoo.catalog_compute import compute_card
 
     card = described.get("metadata", {}).get("card") or {}
     row = {"name": entry.name, "plugin": entry.plugin, "summary": entry.summary, "card": card}
-    store = CardStore(card_source(described))
+    store = CardStore(card_source(described), card_key(entry.plugin, card_keys()))
     name = stored_card_name(entry, models)
     computed = store.cards.get(name)
     if computed is None:

@@ -7,7 +7,7 @@ import sys
 from typing import Optional
 
 from zoo import catalog
-from zoo.catalog_cards import computing, read_cards
+from zoo.catalog_cards import computing, drop_stale, read_cards
 from zoo.commands.table import render
 from zoo.errors import UserError
 from zoo.kinds import lookup
@@ -52,6 +52,8 @@ def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refre
                              sort=sort, columns=columns, compute_cards=compute_cards)
     data = catalog.load(refresh=refresh)
     report_failures(data)
+    if refresh:
+        drop_stale_cards(data)
     if kind == "recipes":
         rows = find_recipes(data.get("recipe_dirs", []))
     else:
@@ -106,12 +108,15 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     sort_rows([], sort)
     data = catalog.load(refresh=refresh)
     report_failures(data)
+    if refresh:
+        drop_stale_cards(data)
     rows = [r for entry in data["entries"].get("models", []) for r in entry_rows(entry, pretrained=pretrained)]
     if pattern:
         rows = [r for r in rows if name_matches(r["name"], pattern)]
+    keys = source_keys(data, rows)
     if compute_cards:
-        compute_missing(rows)
-    cards = {source: read_cards(source) for source in {r["source"] for r in rows}}
+        compute_missing(rows, keys)
+    cards = {source: read_cards(source, key) for source, key in keys.items()}
     missing: dict = {}
     listed = []
     for row in rows:
@@ -144,8 +149,25 @@ def computed_card(row: dict, cards: dict) -> Optional[dict]:
     return found
 
 
-def compute_missing(rows: list) -> None:
-    """Compute (``zoo.catalog_compute``) the cards ``rows`` lack, with a progress bar on stderr."""
+def source_keys(data: dict, rows: list) -> dict:
+    """``{source: key}`` of the computed cards of ``rows`` (``zoo.catalog_columns.entry_rows``),
+    from the catalog ``data`` (``zoo.catalog.card_key``)."""
+    keys = data.get("card_keys") or {}
+    return {source: catalog.card_key(plugin, keys) for source, plugin in {(r["source"], r["plugin"]) for r in rows}}
+
+
+def drop_stale_cards(data: dict) -> None:
+    """Remove the computed cards of the catalog ``data``'s sources that its code no longer
+    matches (``zoo.catalog_cards.drop_stale``): what ``--refresh`` does besides rebuilding."""
+    from zoo.catalog_columns import entry_rows
+
+    models = data["entries"].get("models", [])
+    drop_stale(source_keys(data, [row for entry in models for row in entry_rows(entry, pretrained=False)]))
+
+
+def compute_missing(rows: list, keys: dict) -> None:
+    """Compute (``zoo.catalog_compute``) the cards ``rows`` lack, each source's under its key in
+    ``keys`` (``source_keys``), with a progress bar on stderr."""
     from zoo.catalog_compute import compute_cards
     from zoo.plugins import get_manager
 
@@ -155,7 +177,7 @@ def compute_missing(rows: list) -> None:
         if (row["source"], name) not in seen:
             seen.add((row["source"], name))
             work.append((row["source"], name, row["card"].get("input_size")))
-    done = compute_cards(get_manager().registries.models, work, progress=True)
+    done = compute_cards(get_manager().registries.models, work, keys=keys, progress=True)
     print(f"zoo: cards: {done['computed']} computed in {done['seconds']:.0f} s, {done['already']} were already",
           file=sys.stderr)
 
