@@ -354,3 +354,16 @@ def test_cards_are_computed_again_when_the_plugins_code_changes_but_not_its_vers
     assert not cards_file.exists()  # --refresh dropped the cards of the old code
     again = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
     assert json.loads(again.stdout)[0]["params"] == 3 * 16 * 9 + 16 + 16 * 10 + 10
+
+
+def test_list_takes_its_options_and_pattern_in_any_order(isolated_cache, capsys):
+    from zoo.cli import main
+
+    orders = [["list", "models", "resnet50*", "--pretrained", "--json"],
+              ["list", "models", "--pretrained", "resnet50*", "--json"],
+              ["list", "--json", "models", "--pretrained", "resnet50*"]]
+    found = []
+    for args in orders:
+        assert main(args) == 0, args
+        found.append(sorted(r["name"] for r in json.loads(capsys.readouterr().out)))
+    assert found[0] == found[1] == found[2] and "timm/resnet50.a1_in1k" in found[0]
