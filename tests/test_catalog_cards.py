@@ -201,3 +201,16 @@ def test_cards_kept_under_another_key_are_not_read_and_refresh_drops_them(isolat
     assert read_cards("acme-4", "new-code") == {"cards": {}, "failed": {}}
     assert drop_stale({"acme-4": "old-code"}) == [] and cards_path("acme-4").exists()
     assert drop_stale({"acme-4": "new-code"}) == [cards_path("acme-4")] and not cards_path("acme-4").exists()
+
+
+def test_a_lock_left_by_a_process_whose_pid_was_reused_is_not_a_computation(isolated_cache):
+    import os
+
+    from zoo.run_record import process_start
+
+    with CardStore("acme-5"):
+        pid, started = lock_path("acme-5").read_text().split()
+        assert int(pid) == os.getpid() and int(started) == process_start(os.getpid())
+        assert computing("acme-5") == os.getpid()
+    lock_path("acme-5").write_text(f"{os.getpid()} {process_start(os.getpid()) - 1}")  # our pid, another process
+    assert computing("acme-5") is None

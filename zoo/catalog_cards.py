@@ -11,7 +11,8 @@ the next save replaces them, ``zoo list --refresh`` removes them).
 
 The file is rewritten atomically every few cards while they are computed, so an interrupted
 computation keeps what it did and the next one goes on from there. While one runs, a lock file
-beside it holds its process id: ``zoo list`` then says the cards are being computed. Reading
+beside it holds its process id and start time (``zoo.run_record.process_start``; a pid reused by
+a later process is not the computation): ``zoo list`` then says the cards are being computed. Reading
 imports no torch.
 """
 
@@ -83,12 +84,12 @@ def drop_stale(keys: dict) -> list:
 def computing(source: str) -> Optional[int]:
     """The process id of a computation of ``source``'s cards that is running now, else None."""
     try:
-        pid = int(lock_path(source).read_text().strip())
+        pid, *started = (int(part) for part in lock_path(source).read_text().split()[:2])
     except (OSError, ValueError):
         return None
     from zoo.run_record import process_alive  # only when a lock file is there: listing stays lean
 
-    return pid if pid > 0 and process_alive(pid, None) else None
+    return pid if pid > 0 and process_alive(pid, started[0] if started else None) else None
 
 
 class CardStore:
@@ -110,7 +111,10 @@ class CardStore:
         cache_dir().mkdir(parents=True, exist_ok=True)
         self._owns_lock = computing(self.source) in (None, os.getpid())
         if self._owns_lock:
-            write_text(lock_path(self.source), str(os.getpid()))
+            from zoo.run_record import process_start
+
+            started = process_start(os.getpid())
+            write_text(lock_path(self.source), f"{os.getpid()}" + (f" {started}" if started is not None else ""))
         return self
 
     def __exit__(self, *exc: object) -> None:
