@@ -367,3 +367,11 @@ def test_list_takes_its_options_and_pattern_in_any_order(isolated_cache, capsys)
         assert main(args) == 0, args
         found.append(sorted(r["name"] for r in json.loads(capsys.readouterr().out)))
     assert found[0] == found[1] == found[2] and "timm/resnet50.a1_in1k" in found[0]
+
+
+def test_the_missing_cards_note_names_a_command_that_computes_them(isolated_cache, capsys):
+    from zoo.cli import main
+
+    assert main(["list", "models", "resnet18.a1*", "--pretrained", "--columns", "name,params"]) == 0
+    note = capsys.readouterr().err
+    assert "run zoo list models 'resnet18.a1*' --pretrained --compute-cards to compute them" in note

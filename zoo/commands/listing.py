@@ -127,7 +127,7 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
         if predicate is None or predicate(comparable_row(flat, used)):
             listed.append(flat)
     listed = sort_rows(listed, sort)
-    note_missing(missing, pattern)
+    note_missing(missing, pattern, pretrained)
     if as_json:
         print(json.dumps([{c: r.get(c) for c in chosen} for r in listed], indent=2))
         return 0
@@ -182,9 +182,10 @@ def compute_missing(rows: list, keys: dict) -> None:
           file=sys.stderr)
 
 
-def note_missing(missing: dict, pattern: Optional[str]) -> None:
+def note_missing(missing: dict, pattern: Optional[str], pretrained: bool = False) -> None:
     """Say on stderr, in one line, how many models have no computed card yet and how to compute
-    them (or that they are being computed); ``missing``: ``{source: count}``."""
+    them (the listing's ``pattern`` and ``pretrained`` rows), or that they are being computed;
+    ``missing``: ``{source: count}``."""
     if not missing:
         return
     running = {source: pid for source in missing if (pid := computing(source)) is not None}
@@ -197,7 +198,7 @@ def note_missing(missing: dict, pattern: Optional[str]) -> None:
         return
     import shlex
 
-    glob = f" {shlex.quote(pattern)}" if pattern else ""
+    glob = (f" {shlex.quote(pattern)}" if pattern else "") + (" --pretrained" if pretrained else "")
     minutes = max(1, round(count * SECONDS_PER_CARD / 60))
     print(f"zoo: note: {count} models have no computed card yet ({where}): '?' for the params, gmacs and features "
           f"their source does not publish; run zoo list models{glob} --compute-cards to compute them once per "
