@@ -375,3 +375,17 @@ def test_the_missing_cards_note_names_a_command_that_computes_them(isolated_cach
     assert main(["list", "models", "resnet18.a1*", "--pretrained", "--columns", "name,params"]) == 0
     note = capsys.readouterr().err
     assert "run zoo list models 'resnet18.a1*' --pretrained --compute-cards to compute them" in note
+
+
+def test_patterns_ignore_case_and_an_architectures_name_lists_its_tags(isolated_cache, capsys):
+    from zoo.cli import main
+
+    def names(*args) -> list:
+        assert main(["list", "models", *args, "--json"]) == 0
+        return sorted(r["name"] for r in json.loads(capsys.readouterr().out))
+
+    assert "timm/resnet50" in names("ResNet5*")
+    assert names("--pretrained", "torchvision/resnet50.IMAGENET1K*") == ["torchvision/resnet50.imagenet1k_v1",
+                                                                          "torchvision/resnet50.imagenet1k_v2"]
+    tags = names("timm/resnet50", "--pretrained")
+    assert "timm/resnet50.a1_in1k" in tags and all(n.startswith("timm/resnet50.") for n in tags)

@@ -44,10 +44,12 @@ Factory = Union[Callable[..., Any], str]
 
 
 def name_matches(name: str, pattern: str) -> bool:
-    """Glob ``pattern`` on ``name``; a pattern without '/' also matches inside namespaces.
+    """Glob ``pattern`` on ``name``, ignoring case; a pattern without '/' also matches inside namespaces.
 
-    ``resnet*`` matches ``resnet18`` and ``timm/resnet18``; ``timm/*`` only timm's names.
+    ``resnet*`` matches ``resnet18`` and ``timm/resnet18``; ``timm/*`` only timm's names;
+    ``ResNet5*`` matches ``resnet50``.
     """
+    name, pattern = name.lower(), pattern.lower()
     if fnmatch.fnmatchcase(name, pattern):
         return True
     return "/" not in pattern and "/" in name and fnmatch.fnmatchcase(name.rsplit("/", 1)[1], pattern)

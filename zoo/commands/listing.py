@@ -95,7 +95,8 @@ def plugins_command(*, as_json: bool = False) -> int:
 def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretrained: bool, where: Optional[str],
                   sort: Optional[str], columns: Optional[str], compute_cards: bool) -> int:
     """``zoo list models`` with card columns: every model (or, with ``pretrained``, every
-    pretrained tag) matching the glob ``pattern`` and the ``where`` expression, sorted by
+    pretrained tag, by its name or its architecture's) matching the glob ``pattern`` (any case)
+    and the ``where`` expression, sorted by
     ``sort``, showing ``columns`` (a table, or JSON objects with every column by default).
     Reads the catalog and the computed cards; imports torch only for ``compute_cards``. When
     cards are missing it says so on stderr, and how to compute them. Returns 0."""
@@ -111,8 +112,9 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     if refresh:
         drop_stale_cards(data)
     rows = [r for entry in data["entries"].get("models", []) for r in entry_rows(entry, pretrained=pretrained)]
-    if pattern:
-        rows = [r for r in rows if name_matches(r["name"], pattern)]
+    if pattern:  # a tag's row also matches by its architecture's name: timm/resnet50 --pretrained lists its tags
+        rows = [r for r in rows if name_matches(r["name"], pattern)
+                or ("architecture" in r and name_matches(r["architecture"], pattern))]
     keys = source_keys(data, rows)
     if compute_cards:
         compute_missing(rows, keys)
