@@ -214,3 +214,15 @@ def test_a_lock_left_by_a_process_whose_pid_was_reused_is_not_a_computation(isol
         assert computing("acme-5") == os.getpid()
     lock_path("acme-5").write_text(f"{os.getpid()} {process_start(os.getpid()) - 1}")  # our pid, another process
     assert computing("acme-5") is None
+
+
+def test_info_shows_why_a_figure_could_not_be_computed_also_when_it_reads_the_saved_card(isolated_cache, capsys):
+    from zoo.cli import main
+
+    def values_while_building(num_classes: int = 3):
+        return torch.nn.Linear(int(torch.ones(4).sum().item()), num_classes)  # needs a value: not on the meta device
+
+    register_in_process("models", "acme/valued", values_while_building)
+    for _ in range(2):  # computed, then read from the cards file
+        assert main(["info", "model", "acme/valued"]) == 0
+        assert "  not computed: building on the meta device: " in capsys.readouterr().out

@@ -44,6 +44,9 @@ class ArgumentParser(argparse.ArgumentParser):
     _parsing = False
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if self.prog == "zoo list" and message == "argument --sort: expected one argument":
+            message += ("; to sort high to low write --sort=-top1 (with '=': argparse reads a word "
+                        "starting with '-' as an option)")
         raise UserError(f"{message} (see '{self.prog} --help')")
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
@@ -87,7 +90,7 @@ def build_parser() -> ArgumentParser:
 
     p = commands.add_parser("info", help="show one entry: plugin, parameters (its recipe schema), docs")
     p.add_argument("kind", metavar="KIND", help=" | ".join([k.singular for k in KINDS] + ["recipe"]))
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="arguments for the factory, e.g. freeze=features (for parameter counts)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -179,7 +179,11 @@ def compute_missing(rows: list, keys: dict) -> None:
         if (row["source"], name) not in seen:
             seen.add((row["source"], name))
             work.append((row["source"], name, row["card"].get("input_size")))
-    done = compute_cards(get_manager().registries.models, work, keys=keys, progress=True)
+    try:
+        done = compute_cards(get_manager().registries.models, work, keys=keys, progress=True)
+    except OSError as exc:  # the cache folder is a file, read-only, full
+        raise UserError(f"cannot keep the computed cards in {catalog.cache_dir()}: {exc.strerror or exc}; "
+                        f"set ZOO_CACHE_DIR to a folder zoo can write") from None
     print(f"zoo: cards: {done['computed']} computed in {done['seconds']:.0f} s, {done['already']} were already",
           file=sys.stderr)
 
