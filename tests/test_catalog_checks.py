@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from zoo.registry import Entry
 
 
@@ -65,3 +67,22 @@ def test_a_computed_card_value_of_the_wrong_type_is_unknown_when_read(isolated_c
     with CardStore("acme-9") as store:
         store.add("mlp", {"params": "12", "gmacs": 0.5, "features": [3]})
     assert read_cards("acme-9")["cards"] == {"mlp": {"gmacs": 0.5}}
+
+
+def test_a_tag_does_not_inherit_a_figure_its_source_does_not_publish_for_it(models):
+    from zoo.catalog_columns import entry_rows
+
+    bamboo = models.get("timm/resnet50.bamboo").metadata["card"]  # timm publishes no license for it
+    assert bamboo["license"] is None and bamboo["num_classes"] == 0
+    features = models.get("torchvision/vgg16.imagenet1k_features").metadata["card"]  # no categories: no classifier
+    assert features["num_classes"] is None and features["top1"] is None and features["input_size"] == [3, 224, 224]
+    rows = {r["name"]: r for r in entry_rows(models.get("timm/resnet50").describe(), pretrained=True)}
+    assert rows["timm/resnet50.bamboo"]["card"]["license"] is None
+    assert rows["timm/resnet50.a1_in1k"]["card"]["license"] == "apache-2.0"
+
+
+@pytest.fixture
+def models():
+    from zoo.plugins import get_manager
+
+    return get_manager().registries.models

@@ -53,19 +53,22 @@ def weights_figures(weights) -> dict:
 
 def architecture_metadata(name: str) -> dict:
     """``{"card": ..., "pretrained_tags": {tag: figures that differ}}`` of model ``name``: the card
-    holds the default weights' figures; tags are the weights' names in lowercase (``imagenet1k_v2``)."""
+    holds the default weights' figures; tags are the weights' names in lowercase (``imagenet1k_v2``),
+    each with the figures that differ from the default's, None for one the default publishes and
+    the tag does not (unknown, not the default's: vgg16's IMAGENET1K_FEATURES has no classes)."""
     try:
         enum = tv_models.get_model_weights(name)
     except (ValueError, AttributeError):  # a builder without weights
         return {"card": {"pretrained": False, "tags": 0}}
     members = list(enum)
     default = enum.DEFAULT
-    card = weights_figures(default)
-    card.update(pretrained=True, tag=default.name.lower(), tags=len(members))
+    published = weights_figures(default)
+    card = {**published, "pretrained": True, "tag": default.name.lower(), "tags": len(members)}
     per_tag = {}
     for weights in members:
         figures = weights_figures(weights)
-        per_tag[weights.name.lower()] = {k: v for k, v in figures.items() if card.get(k) != v}
+        per_tag[weights.name.lower()] = {**{k: None for k in published if k not in figures},
+                                         **{k: v for k, v in figures.items() if published.get(k) != v}}
     return {"card": card, "pretrained_tags": per_tag}
 
 
