@@ -71,12 +71,16 @@ def read_cards(source: str, key: str = "") -> dict:
 
 def drop_stale(keys: dict) -> list:
     """Remove the cards files of the sources in ``keys`` (``{source: key}``) that were computed
-    under another key (or are damaged); returns their paths."""
+    under another key (or are damaged); returns their paths. One that cannot be removed (a
+    read-only cache folder) stays: it is not read under this key either."""
     dropped = []
     for source, key in sorted(keys.items()):
         path = cards_path(source)
         if path.exists() and ((data := _read(source)) is None or data.get("key", "") != key):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue
             dropped.append(path)
     return dropped
 
