@@ -36,16 +36,19 @@ def fill_cards(cache) -> int:
     from zoo import catalog
     from zoo.catalog_cards import FORMAT, cards_path
     from zoo.catalog_columns import entry_rows
-    from zoo.commands.listing import computed_name
+    from zoo.commands.listing import source_keys
 
     run([sys.executable, "-m", "zoo", "list", "models"])  # builds the catalog
-    rows = [r for entry in catalog.load()["entries"]["models"] for r in entry_rows(entry, pretrained=True)]
+    data = catalog.load()
+    rows = [r for entry in data["entries"]["models"] for r in entry_rows(entry, pretrained=True)]
+    keys = source_keys(data, rows)
     by_source: dict = {}
     for row in rows:
         card = {"params": 5_000_000, "gmacs": 0.5, "features": 512}
-        by_source.setdefault(row["source"], {})[computed_name(row)] = card
+        by_source.setdefault(row["source"], {})[row["card_name"]] = card
     for source, cards in by_source.items():
-        cards_path(source).write_text(json.dumps({"format": FORMAT, "source": source, "cards": cards, "failed": {}}))
+        cards_path(source).write_text(json.dumps({"format": FORMAT, "source": source, "key": keys[source],
+                                                  "cards": cards, "failed": {}}))
     return len(rows)
 
 

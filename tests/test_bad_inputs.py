@@ -107,6 +107,14 @@ class Case:
 # -- setups ------------------------------------------------------------------------------------
 
 
+def cards_in_a_file(ctx: Ctx) -> list:
+    """``zoo list models --compute-cards`` with ZOO_CACHE_DIR a file, not a folder."""
+    blocker = ctx.tmp / "cache-file"
+    blocker.write_text("not a folder")
+    ctx.monkeypatch.setenv("ZOO_CACHE_DIR", str(blocker))
+    return ["list", "models", "mlp", "--compute-cards"]
+
+
 def data_recipe(ctx: Ctx, data: str, model: str = "{name: mlp, hidden: [16]}") -> Path:
     return ctx.recipe(RECIPE.replace("{name: digits, normalize: {mean: [0.5], std: [0.5]}}", data)
                       .replace("{name: mlp, hidden: [32]}", model))
@@ -817,6 +825,14 @@ CASES = [
          r"^--columns: unknown column 'flops'; columns: name, params, gmacs, "),
     Case("--where on datasets", lambda c: ["list", "datasets", "--where", "params < 10M"],
          r"^--pretrained, --where, --sort, --columns and --compute-cards list models, not datasets"),
+    Case("--sort -COLUMN without '='", lambda c: ["list", "models", "--sort", "-top1"],
+         r"^argument --sort: expected one argument; to sort high to low write --sort=-top1 \(with '='"),
+    Case("--where compares true/false with a word", lambda c: ["list", "models", "--where", "pretrained = yes"],
+         r"^--where: pretrained is true or false: write pretrained = true \(or false\), not yes at position 14 "),
+    Case("zoo info without its KIND", lambda c: ["info", "timm/resnet50.a1_in1k"],
+         r"^zoo info takes a KIND before the NAME: zoo info model timm/resnet50\.a1_in1k$"),
+    Case("--compute-cards with a cache folder that is a file", lambda c: cards_in_a_file(c),
+         r"^cannot keep the computed cards in .*cache-file: .*; set ZOO_CACHE_DIR to a folder zoo can write$"),
     # -- issue 16: zoo sweep, refused before any trial starts (no sweep folder made)
     Case("sweep over an unknown key", lambda c: sweep_args(c, "optimizer.lrr=0.1,0.01"),
          r"^sweep optimizer\.lrr: the value 0\.1 is refused: command line \(optimizer\.lrr=0\.1\): optimizer\.lrr: "

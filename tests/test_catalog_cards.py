@@ -173,3 +173,56 @@ def test_zoo_cache_shows_and_clears_the_computed_cards(isolated_cache, capsys):
     assert entry["entry"] == "cards-acme-3" and "computed for acme-3" in entry["for"]
     assert main(["cache", "clear", "cards"]) == 0
     assert not cards_path("acme-3").exists() and read_cards("acme-3")["cards"] == {}
+
+
+def test_info_and_the_listing_keep_a_tags_computed_card_under_one_name(isolated_cache, capsys):
+    from zoo.catalog import card_key, card_keys
+    from zoo.catalog_columns import card_source
+    from zoo.cli import main
+
+    assert main(["info", "model", "timm/resnet18.a1_in1k", "--json"]) == 0  # computes the card and keeps it
+    capsys.readouterr()
+    assert main(["list", "models", "timm/resnet18.a1_in1k", "--pretrained", "--json"]) == 0
+    listed = capsys.readouterr()
+    (row,) = json.loads(listed.out)
+    assert row["params"] == 11_689_512 and "no computed card" not in listed.err
+    with CardStore(card_source(registry().get("timm/resnet18").describe()), card_key("timm", card_keys())) as store:
+        store.add("timm/resnet18", {"params": 7})  # as --compute-cards keeps it: under the architecture's name
+    assert main(["info", "model", "timm/resnet18.tv_in1k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["card"]["params"] == 7  # read, not computed again
+
+
+def test_cards_kept_under_another_key_are_not_read_and_refresh_drops_them(isolated_cache):
+    from zoo.catalog_cards import drop_stale
+
+    with CardStore("acme-4", "old-code") as store:
+        store.add("mlp", {"params": 5})
+    assert read_cards("acme-4", "old-code")["cards"] == {"mlp": {"params": 5}}
+    assert read_cards("acme-4", "new-code") == {"cards": {}, "failed": {}}
+    assert drop_stale({"acme-4": "old-code"}) == [] and cards_path("acme-4").exists()
+    assert drop_stale({"acme-4": "new-code"}) == [cards_path("acme-4")] and not cards_path("acme-4").exists()
+
+
+def test_a_lock_left_by_a_process_whose_pid_was_reused_is_not_a_computation(isolated_cache):
+    import os
+
+    from zoo.run_record import process_start
+
+    with CardStore("acme-5"):
+        pid, started = lock_path("acme-5").read_text().split()
+        assert int(pid) == os.getpid() and int(started) == process_start(os.getpid())
+        assert computing("acme-5") == os.getpid()
+    lock_path("acme-5").write_text(f"{os.getpid()} {process_start(os.getpid()) - 1}")  # our pid, another process
+    assert computing("acme-5") is None
+
+
+def test_info_shows_why_a_figure_could_not_be_computed_also_when_it_reads_the_saved_card(isolated_cache, capsys):
+    from zoo.cli import main
+
+    def values_while_building(num_classes: int = 3):
+        return torch.nn.Linear(int(torch.ones(4).sum().item()), num_classes)  # needs a value: not on the meta device
+
+    register_in_process("models", "acme/valued", values_while_building)
+    for _ in range(2):  # computed, then read from the cards file
+        assert main(["info", "model", "acme/valued"]) == 0
+        assert "  not computed: building on the meta device: " in capsys.readouterr().out

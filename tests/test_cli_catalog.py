@@ -339,3 +339,53 @@ def test_the_listing_says_when_the_cards_are_being_computed(zoo_cli, isolated_ca
     busy = zoo_cli("list", "models", "mlp", "--where", "params > 0 or not params")
     assert f"the cards of models-{__version__} (process {os.getpid()}) are being computed" in busy.stderr
     assert busy.stdout.split()[:2] == ["NAME", "PARAMS"] and "?" in busy.stdout.splitlines()[1]
+
+
+def test_cards_are_computed_again_when_the_plugins_code_changes_but_not_its_version(card_site, zoo_cli,
+                                                                                     isolated_cache):
+    computed = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
+    assert json.loads(computed.stdout)[0]["params"] == 3 * 8 * 9 + 8 + 8 * 10 + 10
+    models = card_site / "cardpkg" / "models.py"
+    models.write_text(models.read_text().replace("width: int = 8", "width: int = 16"))  # an editable install
+    (cards_file,) = isolated_cache.glob("cards-cardpkg-*.json")
+    listed = zoo_cli("list", "models", "cardpkg/*", "--refresh", "--columns", "name,params", "--json",
+                     extra_path=[card_site])
+    assert json.loads(listed.stdout)[0]["params"] is None and "cardpkg-2.0: 1" in listed.stderr
+    assert not cards_file.exists()  # --refresh dropped the cards of the old code
+    again = zoo_cli("list", "models", "cardpkg/*", "--compute-cards", "--json", extra_path=[card_site])
+    assert json.loads(again.stdout)[0]["params"] == 3 * 16 * 9 + 16 + 16 * 10 + 10
+
+
+def test_list_takes_its_options_and_pattern_in_any_order(isolated_cache, capsys):
+    from zoo.cli import main
+
+    orders = [["list", "models", "resnet50*", "--pretrained", "--json"],
+              ["list", "models", "--pretrained", "resnet50*", "--json"],
+              ["list", "--json", "models", "--pretrained", "resnet50*"]]
+    found = []
+    for args in orders:
+        assert main(args) == 0, args
+        found.append(sorted(r["name"] for r in json.loads(capsys.readouterr().out)))
+    assert found[0] == found[1] == found[2] and "timm/resnet50.a1_in1k" in found[0]
+
+
+def test_the_missing_cards_note_names_a_command_that_computes_them(isolated_cache, capsys):
+    from zoo.cli import main
+
+    assert main(["list", "models", "resnet18.a1*", "--pretrained", "--columns", "name,params"]) == 0
+    note = capsys.readouterr().err
+    assert "run zoo list models 'resnet18.a1*' --pretrained --compute-cards to compute them" in note
+
+
+def test_patterns_ignore_case_and_an_architectures_name_lists_its_tags(isolated_cache, capsys):
+    from zoo.cli import main
+
+    def names(*args) -> list:
+        assert main(["list", "models", *args, "--json"]) == 0
+        return sorted(r["name"] for r in json.loads(capsys.readouterr().out))
+
+    assert "timm/resnet50" in names("ResNet5*")
+    assert names("--pretrained", "torchvision/resnet50.IMAGENET1K*") == ["torchvision/resnet50.imagenet1k_v1",
+                                                                          "torchvision/resnet50.imagenet1k_v2"]
+    tags = names("timm/resnet50", "--pretrained")
+    assert "timm/resnet50.a1_in1k" in tags and all(n.startswith("timm/resnet50.") for n in tags)

@@ -31,9 +31,10 @@ def test_reports_with_nan_and_infinity_are_valid_json():
         "curve": [1, 2.5]}
 
 
-def test_catalog_entries_leave_out_metadata_that_is_not_json():
+def test_catalog_entries_leave_out_metadata_that_is_not_json_and_make_non_finite_numbers_unknown():
     registry = Registry("models")
-    registry.register("acme/net", lambda: None, top1=float("nan"), input_size=(3, 224, 224), bound=float("inf"))
+    registry.register("acme/net", lambda: None, top1=float("nan"), input_size=(3, 224, 224), bound=float("inf"),
+                      opaque=object())
     described = registry.get("acme/net").describe()
-    assert described["metadata"] == {"input_size": (3, 224, 224)}
+    assert described["metadata"] == {"input_size": [3, 224, 224], "top1": None, "bound": None}
     strict_loads(json.dumps(described))

@@ -95,17 +95,41 @@ def _sys_path_signature() -> list:
     return found
 
 
-def fingerprint() -> str:
-    """A hash of everything the catalog depends on (see the module docstring)."""
-    parts: list = [FORMAT, __version__, sys.version, sys.prefix, _sys_path_signature(),
-                   _package_signature("zoo")]
+def _entry_point_parts() -> list:
+    """``[name, target, distribution, version, package signature]`` of every ``zoo.plugins``
+    entry point, sorted."""
     entries = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
         entries.append([ep.name, ep.value, *_name_and_version(dist), _package_signature(ep.value)])
-    parts.append(sorted(entries, key=lambda e: (e[0], e[1], str(e[2]))))
+    return sorted(entries, key=lambda e: (e[0], e[1], str(e[2])))
+
+
+def fingerprint(plugin_parts: Optional[list] = None) -> str:
+    """A hash of everything the catalog depends on (see the module docstring); ``plugin_parts``:
+    ``_entry_point_parts()`` when already computed."""
+    parts: list = [FORMAT, __version__, sys.version, sys.prefix, _sys_path_signature(),
+                   _package_signature("zoo"), plugin_parts if plugin_parts is not None else _entry_point_parts()]
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def card_keys(plugin_parts: Optional[list] = None) -> dict:
+    """``{plugin: key}``: what the computed cards of each plugin's models depend on besides its
+    version, hashed: zoo's version and the plugin package's files (``_package_signature``), so
+    code changed in an editable install (zoo's built-in plugins too) means cards computed again.
+    ``plugin_parts``: ``_entry_point_parts()`` when already computed."""
+    found = {}
+    for name, _target, _dist, _version, signature in plugin_parts or _entry_point_parts():
+        blob = json.dumps([__version__, signature], default=str).encode()
+        found[name] = hashlib.sha256(blob).hexdigest()[:16]
+    return found
+
+
+def card_key(plugin: Optional[str], keys: dict) -> str:
+    """The key of ``plugin``'s computed cards in ``keys`` (``card_keys``); for a model registered
+    by no installed plugin, one of zoo's version alone."""
+    return keys.get(plugin) or hashlib.sha256(json.dumps([__version__]).encode()).hexdigest()[:16]
 
 
 def _name_and_version(dist: Any) -> tuple:
@@ -170,11 +194,15 @@ def read(path: Optional[Path] = None) -> Optional[dict]:
 
 
 def build(manager: Any) -> dict:
-    """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict."""
+    """Fill the registries through ``manager`` and return the catalog as a JSON-ready dict; a
+    model's published card value of the wrong type is left unknown, with a warning
+    (``zoo.catalog_columns.check_published``)."""
+    from zoo.catalog_columns import check_published
     from zoo.plugin_containment import Raised, TimedOut
     from zoo.plugins import failure_text, warn
 
     registries = manager.registries
+    plugin_parts = _entry_point_parts()
     entries = {}
     for registry in registries:
         described = [_with_summary(e).describe() for e in registry.entries(expand=False)]
@@ -193,11 +221,16 @@ def build(manager: Any) -> dict:
             if info := manager.plugins.get(namespace.provenance.plugin):
                 info.counts[registry.kind] = info.counts.get(registry.kind, 0) + len(names) - 1
         described.sort(key=lambda d: d["name"])
+        if registry.kind == "models":
+            for row in described:
+                if (problem := check_published(row)) and not manager.quiet:
+                    warn(f"plugin {row['plugin']!r}: {problem}")
         entries[registry.kind] = described
     return {
         "format": FORMAT,
         "zoo": __version__,
-        "fingerprint": fingerprint(),
+        "fingerprint": fingerprint(plugin_parts),
+        "card_keys": card_keys(plugin_parts),
         "entries": entries,
         "plugins": [info.as_dict() for info in manager.plugins.values()],
         "recipe_dirs": manager.recipe_dirs(),

@@ -4,11 +4,15 @@ Sources publish some figures (``zoo.catalog_columns``); the rest -- parameters, 
 the head's feature width -- zoo computes without weights (``zoo.catalog_compute``), once per
 installed version of a source: one JSON file per source in the cache folder,
 ``cards-<source>-<version>.json`` (``cards-timm-1.0.31.json``), holding
-``{"format", "source", "cards": {name: {figure: value}}, "failed": {name: why}}``.
+``{"format", "source", "key", "cards": {name: {figure: value}}, "failed": {name: why}}``.
+The ``key`` (``zoo.catalog.card_keys``) hashes zoo's version and the files of the plugin
+package: cards kept under another key were computed by other code, and are not read (nor kept:
+the next save replaces them, ``zoo list --refresh`` removes them).
 
 The file is rewritten atomically every few cards while they are computed, so an interrupted
 computation keeps what it did and the next one goes on from there. While one runs, a lock file
-beside it holds its process id: ``zoo list`` then says the cards are being computed. Reading
+beside it holds its process id and start time (``zoo.run_record.process_start``; a pid reused by
+a later process is not the computation): ``zoo list`` then says the cards are being computed. Reading
 imports no torch.
 """
 
@@ -39,42 +43,70 @@ def lock_path(source: str) -> Path:
     return cards_path(source).with_suffix(".lock")
 
 
-def read_cards(source: str) -> dict:
-    """``{"cards": {...}, "failed": {...}}`` of ``source``: empty when the file is missing, of
-    another format or damaged (it is then computed again, never trusted half-read)."""
-    empty: dict = {"cards": {}, "failed": {}}
+def _read(source: str) -> Optional[dict]:
+    """The cards file of ``source`` as saved, when it is one (right format and types), else None."""
     try:
         data = json.loads(read_bounded(cards_path(source), MAX_BYTES))
     except (OSError, ValueError):
-        return empty
+        return None
     if (not isinstance(data, dict) or data.get("format") != FORMAT or data.get("source") != source
             or not isinstance(data.get("cards"), dict) or not isinstance(data.get("failed"), dict)
             or not all(isinstance(c, dict) for c in data["cards"].values())):
-        return empty
-    return {"cards": data["cards"], "failed": data["failed"]}
+        return None
+    return data
+
+
+def read_cards(source: str, key: str = "") -> dict:
+    """``{"cards": {...}, "failed": {...}}`` of ``source`` computed under ``key`` (see the module
+    docstring): empty when the file is missing, of another key or format, or damaged (it is then
+    computed again, never trusted half-read); a figure of
+    the wrong type for its column (``zoo.catalog_columns.checked_card``) is left out, unknown."""
+    data = _read(source)
+    if data is None or data.get("key", "") != key:
+        return {"cards": {}, "failed": {}}
+    from zoo.catalog_columns import checked_card
+
+    return {"cards": {name: checked_card(card) for name, card in data["cards"].items()}, "failed": data["failed"]}
+
+
+def drop_stale(keys: dict) -> list:
+    """Remove the cards files of the sources in ``keys`` (``{source: key}``) that were computed
+    under another key (or are damaged); returns their paths. One that cannot be removed (a
+    read-only cache folder) stays: it is not read under this key either."""
+    dropped = []
+    for source, key in sorted(keys.items()):
+        path = cards_path(source)
+        if path.exists() and ((data := _read(source)) is None or data.get("key", "") != key):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue
+            dropped.append(path)
+    return dropped
 
 
 def computing(source: str) -> Optional[int]:
     """The process id of a computation of ``source``'s cards that is running now, else None."""
     try:
-        pid = int(lock_path(source).read_text().strip())
+        pid, *started = (int(part) for part in lock_path(source).read_text().split()[:2])
     except (OSError, ValueError):
         return None
     from zoo.run_record import process_alive  # only when a lock file is there: listing stays lean
 
-    return pid if pid > 0 and process_alive(pid, None) else None
+    return pid if pid > 0 and process_alive(pid, started[0] if started else None) else None
 
 
 class CardStore:
-    """The computed cards of one source, saved atomically every ``every`` seconds (and at ``close``).
+    """The computed cards of one source under ``key`` (see the module docstring), saved
+    atomically every ``every`` seconds (and when the block ends).
 
     Use as a context manager: it holds the lock file while open, unless another live process
     holds it (then both compute, and each save merges the file's cards with its own, so neither
     loses the other's); the lock is removed only by the process that wrote it."""
 
-    def __init__(self, source: str, every: float = 5.0):
-        self.source, self.every = source, every
-        found = read_cards(source)
+    def __init__(self, source: str, key: str = "", every: float = 5.0):
+        self.source, self.key, self.every = source, key, every
+        found = read_cards(source, key)
         self.cards, self.failed = found["cards"], found["failed"]
         self._saved_at = time.monotonic()
         self._dirty = False
@@ -83,7 +115,10 @@ class CardStore:
         cache_dir().mkdir(parents=True, exist_ok=True)
         self._owns_lock = computing(self.source) in (None, os.getpid())
         if self._owns_lock:
-            write_text(lock_path(self.source), str(os.getpid()))
+            from zoo.run_record import process_start
+
+            started = process_start(os.getpid())
+            write_text(lock_path(self.source), f"{os.getpid()}" + (f" {started}" if started is not None else ""))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,8 +145,9 @@ class CardStore:
         """Write the file now (atomically), if anything changed since the last save."""
         if not self._dirty:
             return
-        on_disk = read_cards(self.source)  # what another process saved since: kept beside ours
+        on_disk = read_cards(self.source, self.key)  # what another process saved since: kept beside ours
         self.cards, self.failed = {**on_disk["cards"], **self.cards}, {**on_disk["failed"], **self.failed}
-        data = {"format": FORMAT, "source": self.source, "cards": self.cards, "failed": self.failed}
+        data = {"format": FORMAT, "source": self.source, "key": self.key, "cards": self.cards,
+                "failed": self.failed}
         write_text(cards_path(self.source), json.dumps(data, separators=(",", ":")))
         self._saved_at, self._dirty = time.monotonic(), False

@@ -45,6 +45,25 @@ def _floats(value: Any) -> str:
     return ",".join(f"{v:.3f}" for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(value: Any) -> bool:
+    """A non-empty list of numbers (a mean or std per channel)."""
+    return isinstance(value, list) and bool(value) and all(_number(v) for v in value)
+
+
+def _input_size(value: Any) -> bool:
+    """``[C, H, W]``: three whole numbers."""
+    return isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                               for v in value)
+
+
+#: what a known value of each ``--where`` type is
+KIND_CHECKS = {NUMBER: _number, TEXT: lambda value: isinstance(value, str), BOOL: lambda value: isinstance(value, bool)}
+
+
 @dataclass(frozen=True)
 class Column:
     """One catalog column: its type for ``--where`` (``zoo.where``), what it holds, and how a
@@ -57,6 +76,12 @@ class Column:
     comparable: Callable[[Any], Any] = lambda value: value  # the value ``--where`` and ``--sort`` see
     scale: float = 1.0  # the unit a number is kept in (gmacs: 1e9), for ``--where``'s K/M/G
     order: Optional[Callable[[Any], Any]] = None  # the value ``--sort`` sees, when not ``comparable``'s
+    holds: Optional[Callable[[Any], bool]] = None  # whether a known value is of this column, when not its kind's
+
+    def fits(self, value: Any) -> bool:
+        """Whether ``value`` can be this column's: None (unknown), or a value of its type (a list
+    of ``SHAPES``' shape for the columns named there)."""
+        return value is None or (self.holds or KIND_CHECKS[self.kind])(value)
 
 
 COLUMNS = {c.name: c for c in (
@@ -67,9 +92,12 @@ COLUMNS = {c.name: c for c in (
     Column("top1", NUMBER, "ImageNet-1K top-1 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("top5", NUMBER, "ImageNet-1K top-5 accuracy in %, where the source publishes it", lambda v: f"{v:.1f}"),
     Column("res", NUMBER, "the default input's height in pixels"),
-    Column("input_size", TEXT, "the default input: channels x height x width", _joined, _joined, order=_size_order),
-    Column("mean", TEXT, "the normalization mean per channel", _floats, _floats, order=_numbers_order),
-    Column("std", TEXT, "the normalization std per channel", _floats, _floats, order=_numbers_order),
+    Column("input_size", TEXT, "the default input: channels x height x width", _joined, _joined, order=_size_order,
+           holds=_input_size),
+    Column("mean", TEXT, "the normalization mean per channel", _floats, _floats, order=_numbers_order,
+           holds=_numbers),
+    Column("std", TEXT, "the normalization std per channel", _floats, _floats, order=_numbers_order,
+           holds=_numbers),
     Column("num_classes", NUMBER, "outputs of the classifier as published"),
     Column("features", NUMBER, "the feature width of the head a new head replaces (its inputs)"),
     Column("pretrained", BOOL, "whether pretrained weights exist", lambda v: "yes" if v else "no"),
@@ -89,6 +117,46 @@ WHERE_TYPES = {name: column.kind for name, column in COLUMNS.items()}
 WHERE_SCALES = {name: column.scale for name, column in COLUMNS.items() if column.scale != 1.0}
 
 
+#: what the columns checked by shape rather than by kind hold, in words
+SHAPES = {"input_size": "[channels, height, width] whole numbers", "mean": "a list of numbers",
+          "std": "a list of numbers"}
+
+
+def misfits(card: dict) -> list:
+    """The keys of ``card`` (published or computed figures) that name a column but hold a value
+    not of its type (``"55.5"`` for top1, a bool for params, ``[3, 32]`` for input_size)."""
+    return [key for key, value in card.items() if key in COLUMNS and not COLUMNS[key].fits(value)]
+
+
+def checked_card(card: Any) -> dict:
+    """``card`` without the values ``misfits`` names (a computed card as ``--where`` can use it)."""
+    if not isinstance(card, dict):
+        return {}
+    wrong = misfits(card)
+    return {k: v for k, v in card.items() if k not in wrong} if wrong else card
+
+
+def check_published(described: dict) -> Optional[str]:
+    """Make the published card figures of a catalog entry (``described``: ``Entry.describe()``) of
+    their columns' types: a value that is not (``misfits``) becomes None, unknown, in its card and
+    in its pretrained tags' figures. Returns what was dropped, one line for a warning, else None."""
+    metadata = described.get("metadata") or {}
+    places = [("card", metadata.get("card"))]
+    tags = metadata.get("pretrained_tags")
+    if isinstance(tags, dict):
+        places.extend((f"tag {tag!r}", figures) for tag, figures in tags.items())
+    dropped = []
+    for place, card in places:
+        if not isinstance(card, dict):
+            continue
+        for key in misfits(card):
+            dropped.append(f"{place} {key}={card[key]!r} (not {SHAPES.get(key, COLUMNS[key].kind)})")
+            card[key] = None
+    if not dropped:
+        return None
+    return f"model {described['name']!r}: card values of the wrong type left unknown: {'; '.join(dropped)}"
+
+
 def card_source(row: dict) -> str:
     """Which source's computed cards hold ``row``'s (a catalog entry's) figures: ``timm-1.0.31``
     for a namespace with a ``catalog_version``, else ``<plugin>-<distribution version>``."""
@@ -98,15 +166,29 @@ def card_source(row: dict) -> str:
     return f"{plugin}-{version}"
 
 
+#: the published figures that change how a model is built: a tag differing in one has a card of its own
+BUILD_FIGURES = frozenset({"num_classes", "input_size"})
+
+
+def card_name(name: str, architecture: Optional[str] = None, differs: Optional[dict] = None) -> str:
+    """The name the computed card of model ``name`` is stored under (``zoo.catalog_cards``): for
+    a pretrained tag of ``architecture`` whose published figures ``differs`` from the
+    architecture's in none of ``BUILD_FIGURES``, the architecture's (the same model is built);
+    else ``name`` itself."""
+    if architecture and differs is not None and not BUILD_FIGURES & set(differs):
+        return architecture
+    return name
+
+
 def entry_rows(row: dict, *, pretrained: bool) -> list:
     """The catalog rows of one entry (``zoo.catalog`` row): the entry itself, or with
     ``pretrained`` one row per pretrained tag (``timm/resnet50.a1_in1k``; an entry with weights
     but no tags keeps its own row), each with its published figures and the ``source`` of its
-    computed cards (``card_source``)."""
+    computed cards (``card_source``) and the name its computed card is stored under (``card_name``)."""
     metadata = row.get("metadata") or {}
     card = metadata.get("card") or {}
     base = {"name": row["name"], "plugin": row.get("plugin"), "summary": row.get("summary", ""), "card": card,
-            "source": card_source(row)}
+            "source": card_source(row), "card_name": row["name"]}
     tags = metadata.get("pretrained_tags") or {}
     if not pretrained:
         return [base]
@@ -115,8 +197,9 @@ def entry_rows(row: dict, *, pretrained: bool) -> list:
     rows = []
     for tag, differs in tags.items():
         published = {**card, **differs, "tag": tag}
-        rows.append({**base, "name": f"{row['name']}.{tag}", "card": published, "architecture": row["name"],
-                     "own_build": bool({"num_classes", "input_size"} & set(differs))})
+        name = f"{row['name']}.{tag}"
+        rows.append({**base, "name": name, "card": published, "architecture": row["name"],
+                     "card_name": card_name(name, row["name"], differs)})
     return rows
 
 

@@ -92,10 +92,11 @@ def compute_card(entry: Any, input_size: Optional[list]) -> tuple:
     return card, None
 
 
-def compute_cards(registry: Any, work: Iterable[tuple], *, progress: bool = True) -> dict:
+def compute_cards(registry: Any, work: Iterable[tuple], *, keys: Optional[dict] = None, progress: bool = True) -> dict:
     """Compute the cards of ``work`` (``(source, name, input_size)`` triples, ``name`` as
     ``registry`` (the models registry) resolves it) that their source's store lacks; save them as
-    they come. Returns ``{"computed": n, "already": n, "seconds": s}``.
+    they come, each source's under its key in ``keys`` (``{source: key}``, see
+    ``zoo.catalog_cards``). Returns ``{"computed": n, "already": n, "seconds": s}``.
 
     Ctrl-C keeps what was computed and raises ``zoo.errors.Interrupted`` saying how to go on.
     """
@@ -104,7 +105,7 @@ def compute_cards(registry: Any, work: Iterable[tuple], *, progress: bool = True
     by_source: dict = {}
     for source, name, input_size in work:
         by_source.setdefault(source, []).append((name, input_size))
-    stores = {source: CardStore(source) for source in by_source}
+    stores = {source: CardStore(source, (keys or {}).get(source, "")) for source in by_source}
     todo = [(s, n, size) for s, items in by_source.items() for n, size in items if not stores[s].done(n)]
     already = sum(len(items) for items in by_source.values()) - len(todo)
     started = time.monotonic()

@@ -40,8 +40,25 @@ from zoo.type_text import printable
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one ``zoo: error:`` line (exit 2), like every other."""
 
+    intermixed = False  # options and positionals in any order: ``zoo list models --pretrained 'resnet50*'``
+    _parsing = False
+
     def error(self, message: str) -> None:  # type: ignore[override]
+        if self.prog == "zoo list" and message == "argument --sort: expected one argument":
+            message += ("; to sort high to low write --sort=-top1 (with '=': argparse reads a word "
+                        "starting with '-' as an option)")
         raise UserError(f"{message} (see '{self.prog} --help')")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's parse, or, for a parser made ``intermixed``, its ``parse_known_intermixed_args``
+        (which a positional with ``nargs='?'`` after an option needs)."""
+        if not self.intermixed or self._parsing:  # the intermixed parse calls this twice itself
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
 
 
 def build_parser() -> ArgumentParser:
@@ -57,6 +74,7 @@ def build_parser() -> ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
     p = commands.add_parser("list", help="list installed models, datasets, ... or recipes")
+    p.intermixed = True
     p.add_argument("kind", metavar="KIND", help=" | ".join(LISTABLE))
     p.add_argument("pattern", nargs="?", metavar="PATTERN", help="glob on names, e.g. 'resnet*'")
     p.add_argument("--json", action="store_true", help="print a JSON array")
@@ -72,7 +90,7 @@ def build_parser() -> ArgumentParser:
 
     p = commands.add_parser("info", help="show one entry: plugin, parameters (its recipe schema), docs")
     p.add_argument("kind", metavar="KIND", help=" | ".join([k.singular for k in KINDS] + ["recipe"]))
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="arguments for the factory, e.g. freeze=features (for parameter counts)")
     p.add_argument("--json", action="store_true", help="print JSON")

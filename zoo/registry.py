@@ -44,10 +44,12 @@ Factory = Union[Callable[..., Any], str]
 
 
 def name_matches(name: str, pattern: str) -> bool:
-    """Glob ``pattern`` on ``name``; a pattern without '/' also matches inside namespaces.
+    """Glob ``pattern`` on ``name``, ignoring case; a pattern without '/' also matches inside namespaces.
 
-    ``resnet*`` matches ``resnet18`` and ``timm/resnet18``; ``timm/*`` only timm's names.
+    ``resnet*`` matches ``resnet18`` and ``timm/resnet18``; ``timm/*`` only timm's names;
+    ``ResNet5*`` matches ``resnet50``.
     """
+    name, pattern = name.lower(), pattern.lower()
     if fnmatch.fnmatchcase(name, pattern):
         return True
     return "/" not in pattern and "/" in name and fnmatch.fnmatchcase(name.rsplit("/", 1)[1], pattern)
@@ -156,7 +158,7 @@ class Entry:
             "distribution": self.distribution,
             "version": self.version,
             "tags": list(self.tags),
-            "metadata": {k: v for k, v in self.metadata.items() if _jsonable(v)},
+            "metadata": {k: ready for k, v in self.metadata.items() if (ready := _json_ready(v)) is not _UNFIT},
         }
 
 
@@ -479,17 +481,26 @@ class Registry:
         return sorted(found, key=lambda e: e.name)
 
 
-def _jsonable(value: Any) -> bool:
-    """Whether ``value`` can go into the catalog's JSON as it is (a NaN or infinity can't: not JSON)."""
+_UNFIT = object()  # what ``_json_ready`` gives for a value JSON cannot hold
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` as the catalog's JSON holds it: a NaN or infinity (not JSON) becomes None, unknown,
+    wherever it is inside lists and dicts; ``_UNFIT`` when ``value`` holds anything else that is
+    not JSON (an object, a dict with a key not a string)."""
     if isinstance(value, float):
-        return math.isfinite(value)
+        return value if math.isfinite(value) else None
     if value is None or isinstance(value, (str, int, bool)):
-        return True
+        return value
     if isinstance(value, (list, tuple)):
-        return all(_jsonable(v) for v in value)
+        items = [_json_ready(v) for v in value]
+        return _UNFIT if any(v is _UNFIT for v in items) else items
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _jsonable(v) for k, v in value.items())
-    return False
+        if not all(isinstance(k, str) for k in value):
+            return _UNFIT
+        found = {k: _json_ready(v) for k, v in value.items()}
+        return _UNFIT if any(v is _UNFIT for v in found.values()) else found
+    return _UNFIT
 
 
 class Registries:

@@ -192,13 +192,16 @@ class Parser:
             value, found = token.value, TEXT
         elif token.kind == "word" and token.value.lower() in ("true", "false"):
             value, found = token.value.lower() == "true", BOOL
+        elif token.kind == "word" and token.value.lower() not in KEYWORDS and kind == BOOL:
+            self.fail(token, f"{column} is true or false: write {column} = true (or false), not {token.text}")
         elif token.kind == "word" and token.value.lower() not in KEYWORDS:
             self.fail(token, f"{token.text!r} after {column} {op.text} is not a value", f"; a string is quoted: "
                                                                                        f"'{token.text}'")
         else:
             self.fail(token, f"expected a value after {column} {op.text}, got {token.shown}")
         if found != kind:
-            self.fail(token, f"{column} holds {kind} values; {token.text} is a {found} value")
+            hint = f" (write {column} = true, or false)" if kind == BOOL else ""
+            self.fail(token, f"{column} holds {kind} values; {token.text} is a {found} value{hint}")
         if op.value == "~" and kind != TEXT:
             self.fail(op, f"'~' (a glob) applies to text columns; {column} holds {kind} values")
         if kind == BOOL and op.value not in ("=", "==", "!="):

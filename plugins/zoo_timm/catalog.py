@@ -28,14 +28,23 @@ def published_figures(cfg, *, weights: bool) -> dict:
     return figures
 
 
+def differing(default: dict, figures: dict) -> dict:
+    """The figures of a tag (``figures``) that differ from the default tag's (``default``), with
+    None for each figure the default has and the tag lacks."""
+    return {**{k: None for k in default if k not in figures},
+            **{k: v for k, v in figures.items() if default.get(k) != v}}
+
+
 def architecture_metadata(name: str, tags: list) -> dict:
     """``{"card": ..., "pretrained_tags": {tag: figures that differ from the card}}`` of one architecture.
 
     The card holds the default config's figures (timm's first tag), whether weights exist, the
-    default tag and how many tags there are.
+    default tag and how many tags there are; a tag's figures hold None for one the default
+    publishes and the tag does not (it is unknown, not the default's).
     """
     default = timm.models.get_pretrained_cfg(f"{name}.{tags[0]}" if tags else name)
     card = published_figures(default, weights=bool(tags)) if default is not None else {}
+    published = dict(card)
     card.update(pretrained=bool(tags), tags=len(tags))
     if tags:
         card["tag"] = tags[0]
@@ -45,7 +54,7 @@ def architecture_metadata(name: str, tags: list) -> dict:
         for tag in tags:
             cfg = timm.models.get_pretrained_cfg(f"{name}.{tag}")
             figures = published_figures(cfg, weights=True) if cfg is not None else {}
-            per_tag[tag] = {k: v for k, v in figures.items() if card.get(k) != v}
+            per_tag[tag] = differing(published, figures)
         described["pretrained_tags"] = per_tag
     return described
 

@@ -7,6 +7,7 @@ in MB, and the evaluation transform (crop size, mean, std). No license is publis
 """
 
 import inspect
+import math
 
 import torchvision.models as tv_models
 
@@ -35,14 +36,15 @@ def _transform_figures(weights) -> dict:
 
 
 def weights_figures(weights) -> dict:
-    """The card figures one weights enum member publishes (absent where its meta has none)."""
+    """The card figures one weights enum member publishes (absent where its meta has none, or a
+    figure that is not a finite number: vgg16's IMAGENET1K_FEATURES has acc@1 NaN)."""
     meta = weights.meta
     figures = _transform_figures(weights)
     metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
     for ours, value in (("params", meta.get("num_params")), ("gmacs", meta.get("_ops")),
                         ("top1", metrics.get("acc@1")), ("top5", metrics.get("acc@5")),
                         ("file_mb", meta.get("_file_size"))):
-        if value is not None:
+        if isinstance(value, (int, float)) and math.isfinite(value):
             figures[ours] = value
     if meta.get("categories"):
         figures["num_classes"] = len(meta["categories"])
@@ -51,19 +53,22 @@ def weights_figures(weights) -> dict:
 
 def architecture_metadata(name: str) -> dict:
     """``{"card": ..., "pretrained_tags": {tag: figures that differ}}`` of model ``name``: the card
-    holds the default weights' figures; tags are the weights' names in lowercase (``imagenet1k_v2``)."""
+    holds the default weights' figures; tags are the weights' names in lowercase (``imagenet1k_v2``),
+    each with the figures that differ from the default's, None for one the default publishes and
+    the tag does not (unknown, not the default's: vgg16's IMAGENET1K_FEATURES has no classes)."""
     try:
         enum = tv_models.get_model_weights(name)
     except (ValueError, AttributeError):  # a builder without weights
         return {"card": {"pretrained": False, "tags": 0}}
     members = list(enum)
     default = enum.DEFAULT
-    card = weights_figures(default)
-    card.update(pretrained=True, tag=default.name.lower(), tags=len(members))
+    published = weights_figures(default)
+    card = {**published, "pretrained": True, "tag": default.name.lower(), "tags": len(members)}
     per_tag = {}
     for weights in members:
         figures = weights_figures(weights)
-        per_tag[weights.name.lower()] = {k: v for k, v in figures.items() if card.get(k) != v}
+        per_tag[weights.name.lower()] = {**{k: None for k in published if k not in figures},
+                                         **{k: v for k, v in figures.items() if published.get(k) != v}}
     return {"card": card, "pretrained_tags": per_tag}
 
 

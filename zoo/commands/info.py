@@ -8,7 +8,7 @@ import logging
 import textwrap
 import warnings
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from zoo.commands.listing import listed_kind
 from zoo.errors import UserError
@@ -99,26 +99,49 @@ def model_statistics(entry: Any, kwargs: dict) -> dict:
     return stats
 
 
-def model_card(entry: Any, described: dict) -> dict:
-    """The catalog card of model ``entry`` (``described``: its ``describe()``): every column of
-    ``zoo.catalog_columns``, published figures first, then the computed card, which is computed
-    now (on the meta device) and kept when the cards of its source lack it."""
+def stored_card_name(entry: Any, models: Any) -> str:
+    """The name model ``entry``'s computed card is stored under (``zoo.catalog_columns.card_name``),
+    as ``zoo list models`` looks it up: a pretrained tag's (``timm/resnet18.a1_in1k``) is its
+    architecture's unless the tag is built differently. ``models``: the models registry."""
+    from zoo.catalog_columns import card_name
+
+    tag = (entry.metadata.get("card") or {}).get("tag")
+    if not tag or not entry.name.endswith(f".{tag}"):
+        return entry.name
+    architecture = entry.name[:-len(tag) - 1]
+    try:
+        tags = models.get(architecture).metadata.get("pretrained_tags") or {}
+    except UserError:  # a name with a dot that is not a tag
+        return entry.name
+    return card_name(entry.name, architecture, tags.get(tag))
+
+
+def model_card(entry: Any, described: dict, models: Any) -> dict:
+    """The catalog card of model ``entry`` (``described``: its ``describe()``; ``models``: the
+    models registry): every column of ``zoo.catalog_columns``, published figures first, then the
+    computed card, which is computed now (on the meta device) and kept when the cards of its
+    source lack it. Its ``not_computed`` says why a figure could not be computed, when one could not."""
+    from zoo.catalog import card_key, card_keys
     from zoo.catalog_cards import CardStore
     from zoo.catalog_columns import card_source, flat_row
     from zoo.catalog_compute import compute_card
 
     card = described.get("metadata", {}).get("card") or {}
     row = {"name": entry.name, "plugin": entry.plugin, "summary": entry.summary, "card": card}
-    store = CardStore(card_source(described))
-    computed = store.cards.get(entry.name)
+    store = CardStore(card_source(described), card_key(entry.plugin, card_keys()))
+    name = stored_card_name(entry, models)
+    computed, problem = store.cards.get(name), store.failed.get(name)
     if computed is None:
         computed, problem = compute_card(entry, card.get("input_size"))
         try:
             with store:
-                store.add(entry.name, computed, problem)
+                store.add(name, computed, problem)
         except OSError:  # an unwritable cache folder: the card is shown, not kept
             pass
-    return flat_row(row, computed)
+    shown = flat_row(row, computed)
+    if problem:
+        shown["not_computed"] = problem
+    return shown
 
 
 def task_declarations(entry: Any, kwargs: dict) -> dict:
@@ -150,10 +173,33 @@ def training_warnings_hidden() -> Iterator[None]:
         logging.disable(previous)
 
 
-def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: bool = False) -> int:
+def missing_name(word: str) -> UserError:
+    """The mistake of ``zoo info WORD`` without a NAME: a ``zoo.UserError`` saying how to write it
+    (``zoo info model timm/resnet50.a1_in1k`` when ``word`` is a model's name, not a kind)."""
+    from zoo.kinds import KINDS
+
+    try:
+        kind = listed_kind(word)
+    except UserError:  # a name without its kind: which kind holds it, from the catalog
+        from zoo import catalog
+
+        entries = catalog.load(quiet=True)["entries"]
+        held = [k.singular for k in KINDS if any(e["name"] in (word, word.rsplit(".", 1)[0])
+                                                 for e in entries.get(k.registry, []))]
+        if held:
+            return UserError(f"zoo info takes a KIND before the NAME: zoo info {held[0]} {word}")
+        return UserError(f"zoo info takes a KIND before the NAME: zoo info KIND {word} "
+                         f"(KIND: {', '.join(k.singular for k in KINDS)}, recipe)")
+    return UserError(f"zoo info {word} needs a NAME: 'zoo list {kind}' shows them")
+
+
+def info_command(kind: str, name: Optional[str], assignments: Sequence[str], *, as_json: bool = False) -> int:
     """``zoo info KIND NAME [KEY=VALUE ...]``: one entry's provenance, recipe keys (the factory's
     parameters, those zoo passes itself left out) and docs; a model's parameter counts, built
-    with the ``assignments``. Returns 0; an unknown kind or name is a ``zoo.UserError``."""
+    with the ``assignments``. Returns 0; an unknown kind or name, or a name without its kind
+    (``missing_name``), is a ``zoo.UserError``."""
+    if name is None:
+        raise missing_name(kind)
     kind = listed_kind(kind)
     if kind == "recipes":
         return recipe_info(name, as_json=as_json)
@@ -162,7 +208,8 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     from zoo.signatures import resolved_annotations
 
     kwargs = parse_assignments(assignments)
-    entry = get_manager().registries[kind].get(name)
+    registry = get_manager().registries[kind]
+    entry = registry.get(name)
     leading = len(by_registry(kind).leading)  # passed by zoo (an optimizer's params), not the recipe
     shown = [p for p in list(entry.signature().parameters.values())[leading:]
              if p.kind is not inspect.Parameter.VAR_POSITIONAL]
@@ -171,7 +218,7 @@ def info_command(kind: str, name: str, assignments: Sequence[str], *, as_json: b
     info["parameters"] = [describe_parameter(p, resolved.get(p.name, inspect.Parameter.empty)) for p in shown]
     info["doc"] = entry.doc
     if kind == "models":
-        info["card"] = model_card(entry, info)
+        info["card"] = model_card(entry, info, registry)
         try:
             info.update(model_statistics(entry, kwargs))
         except Exception as exc:  # the statistics are extra; the rest of the info still helps
@@ -252,6 +299,8 @@ def card_lines(card: dict, tags: Any, name: str) -> list:
     if card.get("pretrained"):
         weights += f" (tag {cells['tag']}, license {cells['license']}, file {cells['file_mb']} MB)"
     lines.append(f"  {weights}")
+    if card.get("not_computed"):
+        lines.append(f"  not computed: {card['not_computed']}")
     if tags:
         listed = ", ".join(f"{name}.{tag}" for tag in tags)
         lines.append(f"  {len(tags)} pretrained tag{'s' if len(tags) != 1 else ''}, each a model name: {listed}")

@@ -7,7 +7,7 @@ import sys
 from typing import Optional
 
 from zoo import catalog
-from zoo.catalog_cards import computing, read_cards
+from zoo.catalog_cards import computing, drop_stale, read_cards
 from zoo.commands.table import render
 from zoo.errors import UserError
 from zoo.kinds import lookup
@@ -52,6 +52,8 @@ def list_command(kind: str, pattern: str = None, *, as_json: bool = False, refre
                              sort=sort, columns=columns, compute_cards=compute_cards)
     data = catalog.load(refresh=refresh)
     report_failures(data)
+    if refresh:
+        drop_stale_cards(data)
     if kind == "recipes":
         rows = find_recipes(data.get("recipe_dirs", []))
     else:
@@ -93,7 +95,8 @@ def plugins_command(*, as_json: bool = False) -> int:
 def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretrained: bool, where: Optional[str],
                   sort: Optional[str], columns: Optional[str], compute_cards: bool) -> int:
     """``zoo list models`` with card columns: every model (or, with ``pretrained``, every
-    pretrained tag) matching the glob ``pattern`` and the ``where`` expression, sorted by
+    pretrained tag, by its name or its architecture's) matching the glob ``pattern`` (any case)
+    and the ``where`` expression, sorted by
     ``sort``, showing ``columns`` (a table, or JSON objects with every column by default).
     Reads the catalog and the computed cards; imports torch only for ``compute_cards``. When
     cards are missing it says so on stderr, and how to compute them. Returns 0."""
@@ -106,12 +109,16 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     sort_rows([], sort)
     data = catalog.load(refresh=refresh)
     report_failures(data)
+    if refresh:
+        drop_stale_cards(data)
     rows = [r for entry in data["entries"].get("models", []) for r in entry_rows(entry, pretrained=pretrained)]
-    if pattern:
-        rows = [r for r in rows if name_matches(r["name"], pattern)]
+    if pattern:  # a tag's row also matches by its architecture's name: timm/resnet50 --pretrained lists its tags
+        rows = [r for r in rows if name_matches(r["name"], pattern)
+                or ("architecture" in r and name_matches(r["architecture"], pattern))]
+    keys = source_keys(data, rows)
     if compute_cards:
-        compute_missing(rows)
-    cards = {source: read_cards(source) for source in {r["source"] for r in rows}}
+        compute_missing(rows, keys)
+    cards = {source: read_cards(source, key) for source, key in keys.items()}
     missing: dict = {}
     listed = []
     for row in rows:
@@ -122,7 +129,7 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
         if predicate is None or predicate(comparable_row(flat, used)):
             listed.append(flat)
     listed = sort_rows(listed, sort)
-    note_missing(missing, pattern)
+    note_missing(missing, pattern, pretrained)
     if as_json:
         print(json.dumps([{c: r.get(c) for c in chosen} for r in listed], indent=2))
         return 0
@@ -135,39 +142,56 @@ def model_listing(pattern: Optional[str], *, as_json: bool, refresh: bool, pretr
     return 0
 
 
-def computed_name(row: dict) -> str:
-    """The name whose computed card ``row`` shows: a tag built like its architecture shares the architecture's."""
-    return row["architecture"] if row.get("architecture") and not row.get("own_build") else row["name"]
-
-
 def computed_card(row: dict, cards: dict) -> Optional[dict]:
     """``row``'s computed card in ``cards`` (``zoo.catalog_cards.read_cards``), or None when not computed yet."""
-    name = computed_name(row)
+    name = row["card_name"]
     found = cards["cards"].get(name)
     if found is None and name in cards["failed"]:
         return {}
     return found
 
 
-def compute_missing(rows: list) -> None:
-    """Compute (``zoo.catalog_compute``) the cards ``rows`` lack, with a progress bar on stderr."""
+def source_keys(data: dict, rows: list) -> dict:
+    """``{source: key}`` of the computed cards of ``rows`` (``zoo.catalog_columns.entry_rows``),
+    from the catalog ``data`` (``zoo.catalog.card_key``)."""
+    keys = data.get("card_keys") or {}
+    return {source: catalog.card_key(plugin, keys) for source, plugin in {(r["source"], r["plugin"]) for r in rows}}
+
+
+def drop_stale_cards(data: dict) -> None:
+    """Remove the computed cards of the catalog ``data``'s sources that its code no longer
+    matches (``zoo.catalog_cards.drop_stale``): what ``--refresh`` does besides rebuilding."""
+    from zoo.catalog_columns import entry_rows
+
+    models = data["entries"].get("models", [])
+    drop_stale(source_keys(data, [row for entry in models for row in entry_rows(entry, pretrained=False)]))
+
+
+def compute_missing(rows: list, keys: dict) -> None:
+    """Compute (``zoo.catalog_compute``) the cards ``rows`` lack, each source's under its key in
+    ``keys`` (``source_keys``), with a progress bar on stderr."""
     from zoo.catalog_compute import compute_cards
     from zoo.plugins import get_manager
 
     work, seen = [], set()
     for row in rows:
-        name = computed_name(row)
+        name = row["card_name"]
         if (row["source"], name) not in seen:
             seen.add((row["source"], name))
             work.append((row["source"], name, row["card"].get("input_size")))
-    done = compute_cards(get_manager().registries.models, work, progress=True)
+    try:
+        done = compute_cards(get_manager().registries.models, work, keys=keys, progress=True)
+    except OSError as exc:  # the cache folder is a file, read-only, full
+        raise UserError(f"cannot keep the computed cards in {catalog.cache_dir()}: {exc.strerror or exc}; "
+                        f"set ZOO_CACHE_DIR to a folder zoo can write") from None
     print(f"zoo: cards: {done['computed']} computed in {done['seconds']:.0f} s, {done['already']} were already",
           file=sys.stderr)
 
 
-def note_missing(missing: dict, pattern: Optional[str]) -> None:
+def note_missing(missing: dict, pattern: Optional[str], pretrained: bool = False) -> None:
     """Say on stderr, in one line, how many models have no computed card yet and how to compute
-    them (or that they are being computed); ``missing``: ``{source: count}``."""
+    them (the listing's ``pattern`` and ``pretrained`` rows), or that they are being computed;
+    ``missing``: ``{source: count}``."""
     if not missing:
         return
     running = {source: pid for source in missing if (pid := computing(source)) is not None}
@@ -180,7 +204,7 @@ def note_missing(missing: dict, pattern: Optional[str]) -> None:
         return
     import shlex
 
-    glob = f" {shlex.quote(pattern)}" if pattern else ""
+    glob = (f" {shlex.quote(pattern)}" if pattern else "") + (" --pretrained" if pretrained else "")
     minutes = max(1, round(count * SECONDS_PER_CARD / 60))
     print(f"zoo: note: {count} models have no computed card yet ({where}): '?' for the params, gmacs and features "
           f"their source does not publish; run zoo list models{glob} --compute-cards to compute them once per "
