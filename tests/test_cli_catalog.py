@@ -109,13 +109,17 @@ def test_editing_a_plugin_source_invalidates_the_cache(site, zoo_cli):
 
 
 def test_corrupt_cache_is_rebuilt_not_fatal(site, zoo_cli, isolated_cache):
+    from zoo.catalog import read
+
     zoo_cli("list", "models", extra_path=[site])
     (cache,) = [p for p in isolated_cache.iterdir() if p.suffix == ".json"]
-    for garbage in ["{not json", "[]", json.dumps({"format": 1, "fingerprint": "x"}), ""]:
+    for garbage in ["{not json", "[]", json.dumps({"format": 1, "fingerprint": "x"})]:
         cache.write_text(garbage)
-        result = zoo_cli("list", "models", extra_path=[site])
-        assert result.returncode == 0 and "goodpkg/net" in result.stdout, result.stderr
-        assert json.loads(cache.read_text())["entries"]["models"]
+        assert read(cache) is None, garbage  # refused, so the next listing builds it again (as below)
+    cache.write_text("")
+    result = zoo_cli("list", "models", extra_path=[site])
+    assert result.returncode == 0 and "goodpkg/net" in result.stdout, result.stderr
+    assert json.loads(cache.read_text())["entries"]["models"]
     assert [p.name for p in isolated_cache.iterdir()] == [cache.name]  # no temporary files left behind
 
 
