@@ -264,3 +264,17 @@ def test_a_running_trial_writes_its_heartbeat_into_the_study():
     time.sleep(0.2)
     assert study.trials[0].user_attrs["seen"] == stopped  # the block ended: no more beats
     assert not [t for t in threading.enumerate() if t.name.startswith("zoo-sweep-heartbeat")]
+
+
+def test_a_trial_on_another_machine_without_a_heartbeat_yet_is_judged_by_its_start():
+    import optuna
+
+    from zoo.sweep_wait import STALE_SECONDS, running_trials
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    trial = study.ask()
+    trial.set_user_attr("host", "gpu-box-7")  # killed before its first beat
+    started = study.trials[0].datetime_start.timestamp()
+    (fresh,) = running_trials(study, now=started + 60)
+    (late,) = running_trials(study, now=started + STALE_SECONDS + 60)
+    assert fresh.alive and not late.alive and late.gone() == "on gpu-box-7 (pid None) has given no sign of life for 11 min"

@@ -136,11 +136,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     previous = trial.user_attrs.get("seconds") or 0.0  # a trial continued after a kill
     params = trial_params(trial, worker.space)
     folders = run_folders(worker, trial.number)
-    trial.set_user_attr("runs", [str(path.resolve()) for path, _ in folders])
-    trial.set_user_attr("host", socket.gethostname())
-    trial.set_user_attr("pid", os.getpid())
-    trial.set_user_attr("pid_started", process_start(os.getpid()))  # a reused pid is not this process
-    trial.set_user_attr("process_space", process_space())  # a pid means something only in its namespace
+    claim_trial(trial, folders)
     worker.record()
     shown = " ".join(worker.space.overrides(params)[len(worker.space.fixed):]) or "(no swept key)"
     of = f"/{total}" if total else ""
@@ -163,6 +159,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
     except Exception as exc:  # the run's own error, one line; the sweep goes on
         state, error = "failed", failure_line(exc)
     try:
+        claim_trial(trial, folders)  # taken over meanwhile, the result told is this process's, with its folders
         trial.set_user_attr("seconds", round(previous + time.perf_counter() - started, 3))
         trial.set_user_attr("values", values)
         trial.set_user_attr("spread", statistics.stdev(values) if len(values) > 1 else None)
@@ -172,7 +169,7 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
         else:
             worker.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned"
                               else optuna.trial.TrialState.FAIL)
-    except optuna.exceptions.UpdateFinishedTrialError:  # taken for gone, it was run again and ended elsewhere
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # taken for gone, run again, ended elsewhere
         print(f"sweep: trial {trial.number}: ended meanwhile in another process, whose result stands", flush=True)
         worker.record()
         return state
@@ -186,6 +183,17 @@ def run_trial(worker: Worker, trial: Any, *, total: Optional[int] = None) -> str
         raise UserError(f"--objective {worker.settings.objective}: trial {trial.number}'s {missing}; no trial can "
                         f"have it, so the sweep stops (start it again with another --objective)")
     return state
+
+
+def claim_trial(trial: Any, folders: list) -> None:
+    """Record in the study that this process runs ``trial`` (its run ``folders``, this host, pid,
+    pid start time and pid namespace) and that it is alive now (``seen``)."""
+    trial.set_user_attr("runs", [str(path.resolve()) for path, _ in folders])
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("pid_started", process_start(os.getpid()))  # a reused pid is not this process
+    trial.set_user_attr("process_space", process_space())  # a pid means something only in its namespace
+    trial.set_user_attr("seen", time.time())
 
 
 @contextmanager

@@ -6,7 +6,8 @@ process the user started waits for those (``wait_for_others``), rewriting its sw
 ends, so that its table, best trial and pictures are of the whole sweep. A trial is waited for
 while the process that holds it may be alive: on this machine, while its pid (and start time)
 still exist; on another machine, while the heartbeat its process writes into the study every
-minute is less than ten minutes old. A trial whose process is gone is not waited for:
+minute is less than ten minutes old (the machines' clocks are taken to agree within minutes, as
+NTP keeps them). A trial whose process is gone is not waited for:
 ``zoo sweep --resume`` continues it (from its checkpoints when its run folder is on this
 machine, else from the start). Ctrl-C or SIGTERM stops the waiting, never the other processes' trials.
 """
@@ -59,7 +60,8 @@ class Held:
 def running_trials(study: Any, *, now: Optional[float] = None) -> list:
     """Each RUNNING trial of the Optuna ``study`` not held by this process, as a ``Held``: on this
     machine (same host name and pid namespace) alive while its pid is; elsewhere while its
-    heartbeat is under ``STALE_SECONDS`` old; not yet claimed for ``UNCLAIMED_SECONDS``."""
+    heartbeat (before the first, its start) is under ``STALE_SECONDS`` old by this machine's
+    clock; not yet claimed for ``UNCLAIMED_SECONDS``."""
     import optuna
 
     host, me, space = socket.gethostname(), os.getpid(), process_space()
@@ -78,9 +80,11 @@ def running_trials(study: Any, *, now: Optional[float] = None) -> list:
             alive = started is None or now - started.timestamp() < UNCLAIMED_SECONDS
         elif here:
             alive = isinstance(pid, int) and pid > 0 and process_alive(pid, attrs.get("pid_started"))
-        else:
-            silent = now - seen if isinstance(seen, (int, float)) and not isinstance(seen, bool) else None
-            alive = silent is None or silent < STALE_SECONDS
+        else:  # the clocks of the machines are taken to agree within minutes (NTP)
+            if not isinstance(seen, (int, float)) or isinstance(seen, bool):
+                seen = trial.datetime_start.timestamp() if trial.datetime_start else now
+            silent = now - seen
+            alive = silent < STALE_SECONDS
         held.append(Held(trial.number, owner, pid if isinstance(pid, int) else None, alive, silent))
     return held
 

@@ -62,6 +62,9 @@ def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trial
     document = sweeps.finish(sweep)
     print(sweep_table(document, sweep.folder))
     print(f"sweep folder: {sweep.folder}")
+    if stopped and not still_running:
+        raise Interrupted("interrupted while checking the trials other processes run; the table above is complete",
+                          stopped)
     if still_running:  # Ctrl-C or SIGTERM while waiting: the table above is of the sweep so far
         held = still_running[0]
         raise Interrupted(f"stopped waiting for trial {held.number}, still running {held.where()}"
