@@ -10,8 +10,8 @@ name in ``--storage``, the trials' run folders then going in a sweep folder on t
 ``resume`` first continues the trials whose process is gone (dead on this machine, or silent for
 ten minutes on another: ``zoo.sweep_wait``; run folders here resume from their checkpoints),
 then the queue. sweep.json is rewritten as each
-trial starts and ends. When this process's queue is empty it waits for the trials other
-processes still run (``zoo.sweep_wait``); the end draws the pictures.
+trial starts and ends. ``finish``, once this process's queue is empty, waits for the trials
+other processes still run (``zoo.sweep_wait``), then draws the pictures.
 """
 
 from __future__ import annotations
@@ -350,30 +350,24 @@ def relay(output: IO, prefix: str) -> None:
         print(prefix + line, end="", flush=True)
 
 
-def wait_for_others(sweep: Sweep) -> tuple:
-    """Once this process's share is done, wait for the trials of ``sweep`` that other processes
-    still run (``zoo.sweep_wait``), rewriting sweep.json as each ends. Returns ``(the Held
-    trials still running when Ctrl-C or SIGTERM stopped the waiting, or [], that stop's exit
-    status or 0)``."""
-    from zoo.sweep_record import write_sweep_json
-    from zoo.sweep_wait import wait_for_others as wait
-
-    study, settings = load(sweep.storage, sweep.study_name)
-    space = parse_space(settings.arguments)
-    return wait(study, lambda: write_sweep_json(study, settings, space, sweep.folder, sweep.storage),
-                resume_command=f"zoo sweep --resume {sweep.folder}")
-
-
-def finish(sweep: Sweep) -> dict:
-    """Rewrite sweep.json with the pictures drawn, then the sweep's report.html
-    (``zoo.sweep_page``); returns the document."""
+def finish(sweep: Sweep) -> tuple:
+    """Once this process's share is done: wait for the trials of ``sweep`` that other processes
+    still run (``zoo.sweep_wait``), rewriting sweep.json as each ends; then rewrite sweep.json
+    with the pictures drawn, and the sweep's report.html (``zoo.sweep_page``). Returns
+    ``(the document, the Held trials still running when Ctrl-C or SIGTERM stopped the waiting
+    or [], that stop's exit status or 0)``."""
     from zoo.sweep_page import write_sweep_page
     from zoo.sweep_pictures import draw_pictures
     from zoo.sweep_record import sweep_document, write_document
+    from zoo.sweep_wait import wait_for_others
 
     study, settings = load(sweep.storage, sweep.study_name)
-    document = sweep_document(study, settings, parse_space(settings.arguments), sweep.folder, sweep.storage)
+    space = parse_space(settings.arguments)
+    still_running, stopped = wait_for_others(
+        study, lambda: write_sweep_json(study, settings, space, sweep.folder, sweep.storage),
+        resume_command=f"zoo sweep --resume {sweep.folder}")
+    document = sweep_document(study, settings, space, sweep.folder, sweep.storage)
     document["pictures"] = draw_pictures(document, sweep.folder)  # the study read once, not again for the names
     write_document(document, sweep.folder)
     write_sweep_page(sweep.folder)
-    return document
+    return document, still_running, stopped

@@ -58,8 +58,7 @@ def sweep_command(recipe_spec: Optional[str], arguments: Sequence[str], *, trial
                              command=shlex.join(["zoo", "sweep", recipe_spec, *arguments, *shown]))
     if worker_index:  # a worker process of a parent zoo sweep: the parent draws and prints
         return 0
-    still_running, stopped = sweeps.wait_for_others(sweep)
-    document = sweeps.finish(sweep)
+    document, still_running, stopped = sweeps.finish(sweep)
     print(sweep_table(document, sweep.folder))
     print(f"sweep folder: {sweep.folder}")
     if stopped and not still_running:
