@@ -28,3 +28,22 @@ def resolve_device(spec: Optional[str] = "auto") -> Any:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"task.device: {spec!r} asked for, but CUDA is not available here (use auto or cpu)")
     return device
+
+
+def device_available(spec: Any) -> bool:
+    """Whether the ``task.device`` ``spec`` (None: not given) names a device this machine has:
+    ``auto`` and ``cpu`` always; a CUDA device when CUDA has that index; MPS when MPS is there."""
+    if spec in (None, "auto", "cpu"):
+        return True
+    try:
+        device = resolve_device(spec)
+    except UserError:
+        return False
+    import torch
+
+    if device.type == "cuda" and device.index is not None:
+        return device.index < torch.cuda.device_count()
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return True

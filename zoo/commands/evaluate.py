@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from zoo.errors import UserError
 
@@ -38,6 +38,7 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     checked: the data's plugin need not be installed. A ``task.device`` not available here is
     replaced by the CPU (said in one warning line to predict; export always runs on the CPU).
     """
+    from zoo.devices import device_available
     from zoo.model_card import checkpoint_card
     from zoo.recipe import load_recipe
     from zoo.run import prepare, seed_everything
@@ -51,7 +52,7 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     if from_card is None:
         run, _ = prepare(recipe, directory=folder, quiet=quiet)
     else:
-        if not _device_is_here(recipe.section("task").get("device")):
+        if not device_available(recipe.section("task").get("device")):
             if from_card == "predict":
                 print(f"zoo: warning: {folder / 'recipe.yaml'}: task.device {recipe.section('task')['device']!r} "
                       f"is not available here; predicting on the CPU", file=sys.stderr)
@@ -70,26 +71,6 @@ def open_run(folder: Path, method: str, doing: str, overrides: Sequence[str] = (
     run.traits.checkpoint("best", folder, verb or method)
     seed_everything(run.seed)
     return run, found
-
-
-def _device_is_here(spec: Any) -> bool:
-    """Whether the recipe's ``task.device`` ``spec`` (None: not given) names a device this machine has."""
-    from zoo.devices import resolve_device
-
-    if spec in (None, "auto", "cpu"):
-        return True
-    try:
-        device = resolve_device(spec)
-    except UserError:
-        return False
-    import torch
-
-    if device.type == "cuda" and device.index is not None:
-        return device.index < torch.cuda.device_count()
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return mps is not None and mps.is_available()
-    return True
 
 
 def eval_command(run_dir: str, overrides: Sequence[str], *, as_json: bool = False) -> int:
